@@ -1,0 +1,190 @@
+"""Typed configuration: dataclasses loaded strictly from YAML.
+
+Every params file maps onto a dataclass. Loading refuses unknown keys, wrong types and missing required fields with
+an error that names the file and the dotted key, so a typo in `params/` never silently falls back to a default.
+
+    @dataclass
+    class OptimConfig(Config):
+        lr: float = 1e-5
+        "peak learning rate"
+
+    cfg = OptimConfig.from_yaml("params/tiny/stage1.yaml")          # whole file
+    cfg = OptimConfig.from_yaml("params/tiny/stage1.yaml", key="optim")  # one section of it
+
+Validation that goes beyond types lives in each dataclass's `__post_init__` (raise `ConfigError`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+T = TypeVar("T", bound="Config")
+
+
+class ConfigError(ValueError):
+    """A params file or mapping that does not fit its dataclass; the message names the file and key."""
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; a missing, unparsable or non-mapping file is a `ConfigError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: params file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def _is_optional(tp: Any) -> bool:
+    return get_origin(tp) in (Union, types.UnionType) and type(None) in get_args(tp)
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check `value` against the annotation `tp` (recursing into dataclasses, lists and dicts)."""
+    if tp is Any:
+        return value
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in get_args(tp):
+            return None
+        errors = []
+        for arm in get_args(tp):
+            if arm is type(None):
+                continue
+            try:
+                return _coerce(value, arm, where)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{where}: {value!r} fits none of {tp}")
+    if origin is typing.Literal:
+        if value not in get_args(tp):
+            raise ConfigError(f"{where}: {value!r} is not one of {list(get_args(tp))}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping for {tp.__name__}, got {type(value).__name__}")
+        return _build(tp, value, where)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
+        args = get_args(tp)
+        item_tp = args[0] if args else Any
+        items = [_coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
+        key_tp, val_tp = get_args(tp) or (Any, Any)
+        return {_coerce(k, key_tp, where): _coerce(v, val_tp, _child(where, str(k))) for k, v in value.items()}
+    if tp is float:
+        # YAML reads `1e-5` as a string (YAML 1.1); accept numeric strings and ints for float fields.
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if tp is Path:
+        if not isinstance(value, (str, Path)):
+            raise ConfigError(f"{where}: expected a path, got {value!r}")
+        return Path(value)
+    return value
+
+
+def _child(where: str, name: str) -> str:
+    """`file.yaml` + `lr` -> `file.yaml: lr`; `file.yaml: optim` + `lr` -> `file.yaml: optim.lr`."""
+    return f"{where}.{name}" if ": " in where else f"{where}: {name}"
+
+
+def _build(cls: type[T], data: dict[str, Any], where: str) -> T:
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        known = ", ".join(sorted(fields))
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} for {cls.__name__} (known keys: {known})")
+    kwargs = {}
+    for name, field in fields.items():
+        key_where = _child(where, name)
+        if name in data:
+            kwargs[name] = _coerce(data[name], hints[name], key_where)
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{where}: missing required key {name!r} for {cls.__name__}")
+    try:
+        return cls(**kwargs)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from err
+
+
+@dataclasses.dataclass
+class Config:
+    """Base class of every params dataclass: strict loading, dumping and a stable fingerprint."""
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any], source: str = "<dict>") -> T:
+        """Build from a mapping; `source` (a file name, maybe with a key) prefixes every error."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a mapping for {cls.__name__}, got {type(data).__name__}")
+        return _build(cls, data, source)
+
+    @classmethod
+    def from_yaml(cls: type[T], path: str | Path, key: str | None = None) -> T:
+        """Load `path` (or its top-level section `key`) strictly."""
+        data = read_yaml(path)
+        if key is not None:
+            if key not in data:
+                raise ConfigError(f"{path}: missing section {key!r}")
+            return cls.from_dict(data[key], f"{path}: {key}")
+        return cls.from_dict(data, str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain YAML-safe mapping (paths as strings, tuples as lists)."""
+        return _plain(dataclasses.asdict(self))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def is_optional(tp: Any) -> bool:
+    """Whether an annotation admits None (used by callers that render configs)."""
+    return _is_optional(tp)

@@ -1,0 +1,93 @@
+"""Crash-safe file writes: a reader never sees a half-written file as complete.
+
+Whole files are written to a temporary sibling, flushed, fsync'ed and renamed over the target (rename is atomic on
+POSIX). Append-only logs (JSONL) write one full line per call; a reader skips a torn last line of a killed writer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+
+class CorruptFileError(ValueError):
+    """A data or results file that cannot be parsed; the message names the file (and line)."""
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item"):  # numpy / torch scalars
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CorruptFileError(f"{path}: corrupt JSON ({err})") from err
+
+
+def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
+    """Append one record as one line; the line is written with a single write call and fsync'ed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(record, default=_json_default) + "\n"
+    with open(path, "a") as f:
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def iter_jsonl(path: str | Path, allow_torn_tail: bool = True) -> Iterator[dict[str, Any]]:
+    """Yield records of a JSONL file. A bad line is a `CorruptFileError` naming file and line, except an
+    unterminated last line (a writer killed mid-append), which is skipped when `allow_torn_tail`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    with open(path) as f:
+        lines = f.readlines()
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            if allow_torn_tail and lineno == len(lines) and not line.endswith("\n"):
+                return
+            raise CorruptFileError(f"{path}:{lineno}: corrupt JSON line ({err})") from err
+        if not isinstance(record, dict):
+            raise CorruptFileError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+        yield record

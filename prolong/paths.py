@@ -1,0 +1,31 @@
+"""Absolute paths of the project, so papermill and the CLI work from any current directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# The repository root: the folder above the `prolong` package (an editable install keeps it there).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+PARAMS_DIR = REPO_ROOT / "params"
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+FIGURES_DIR = REPO_ROOT / "figures"
+TABLES_DIR = FIGURES_DIR / "tables"
+PAPER_RESULTS_DIR = REPO_ROOT / "results" / "paper"
+BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
+
+
+def runs_dir() -> Path:
+    """The run store; `PROLONG_RUNS` overrides the default `<repo>/runs` (tests point it at a temp dir)."""
+    return Path(os.environ.get("PROLONG_RUNS", REPO_ROOT / "runs")).resolve()
+
+
+def build_dir() -> Path:
+    """Executed notebooks and HTML reports (git-ignored); `PROLONG_BUILD` overrides."""
+    return Path(os.environ.get("PROLONG_BUILD", REPO_ROOT / "build")).resolve()
+
+
+def data_dir() -> Path:
+    """Built corpora, tokenizers and token stores (git-ignored); `PROLONG_DATA` overrides."""
+    return Path(os.environ.get("PROLONG_DATA", REPO_ROOT / "data")).resolve()
