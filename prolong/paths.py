@@ -10,8 +10,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 PARAMS_DIR = REPO_ROOT / "params"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-FIGURES_DIR = REPO_ROOT / "figures"
-TABLES_DIR = FIGURES_DIR / "tables"
 PAPER_RESULTS_DIR = REPO_ROOT / "results" / "paper"
 BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
 
@@ -19,6 +17,11 @@ BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
 def runs_dir() -> Path:
     """The run store; `PROLONG_RUNS` overrides the default `<repo>/runs` (tests point it at a temp dir)."""
     return Path(os.environ.get("PROLONG_RUNS", REPO_ROOT / "runs")).resolve()
+
+
+def figures_dir() -> Path:
+    """Generated figures (`T{NN}.png`) and tables (`tables/T{NN}.csv|md`); `PROLONG_FIGURES` overrides."""
+    return Path(os.environ.get("PROLONG_FIGURES", REPO_ROOT / "figures")).resolve()
 
 
 def build_dir() -> Path:

@@ -18,7 +18,9 @@ run is complete only when status.json says "done".
 The tidy table (`load_runs`) has one row per (source, experiment, run, metric):
     source      "paper" for the published numbers, "runs" (or a name you give) for logged runs
     experiment  e.g. "T04" for a paper table, or the experiment folder of a logged run
-    run         the row label (paper) or the run folder name
+    run         unique id of the run within its experiment: the run folder name, or the paper's row label
+                (suffixed " #2" where the paper repeats a label, e.g. two "Llama-3.1" rows in T10)
+    label       what a table's first column shows: the paper's row label, or the run's `label` param (else its name)
     order       row order within an experiment (the paper's row order; creation order for runs)
     dataset     HELMET dataset for eval rows, "" for run-level scores
     length      evaluation input length in tokens for eval rows, 0 otherwise
@@ -46,7 +48,8 @@ from prolong import paths
 from prolong.io import CorruptFileError, append_jsonl, atomic_write_json, atomic_write_text, iter_jsonl, read_json
 
 STATUSES = ("running", "done", "failed")
-TIDY_COLUMNS = ["source", "experiment", "run", "order", "dataset", "length", "metric", "value", "display", "status"]
+TIDY_COLUMNS = ["source", "experiment", "run", "label", "order", "dataset", "length", "metric", "value", "display",
+                "status"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=@,-]*$")
 
 
@@ -228,7 +231,9 @@ def runs_table(root: str | Path | None = None, experiments: Iterable[str] | None
         if status != "done" and not include_unfinished:
             continue
         order = run.created_ns()
-        base = {"source": source, "experiment": run.experiment, "run": run.name, "order": order, "status": status}
+        label = str(run.params().get("label", run.name))
+        base = {"source": source, "experiment": run.experiment, "run": run.name, "label": label, "order": order,
+                "status": status}
         for metric, value in run.scores().items():
             rows.append({**base, "dataset": "", "length": 0, "metric": metric, "value": float(value),
                          "display": _fmt(float(value))})

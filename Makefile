@@ -1,0 +1,47 @@
+# One-command setup and the two main jobs. Every target creates .venv when missing and installs the project into it
+# once (a stamp file records the install; editing pyproject.toml triggers a reinstall).
+#   make reproduce   all notebooks at the tiny scale -> figures/ (executed notebooks + HTML under build/)
+#   make test        the test suite
+#   make lab         Jupyter Lab on the project's kernel
+#   make bench       the benchmarks (benchmarks/*.py), logged as runs
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.prolong-installed
+SCALE  ?= tiny
+# CPU-only machines take the CPU build of torch that lies on disk; an unpinned torch would pull a multi-GB CUDA build.
+CPU_TORCH ?= torch==2.13.0
+
+.PHONY: setup reproduce test lab bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING" || true
+	@if command -v nvidia-smi >/dev/null 2>&1; then \
+		echo "CUDA machine: installing torch from PyPI"; \
+	else \
+		echo "CPU-only machine: installing $(CPU_TORCH)"; \
+		$(PY) -m pip install -q "$(CPU_TORCH)" 2>&1 | grep -v "^WARNING" || true; \
+	fi
+	@$(PY) -m pip install -q -e ".[notebooks,dev]" 2>&1 | grep -v "^WARNING" || true
+	@$(PY) -c "import prolong, torch, transformers, papermill" || (echo "setup failed: see pip output above" && exit 1)
+	@$(PY) -m ipykernel install --sys-prefix --name prolong --display-name "prolong (.venv)" >/dev/null
+	@touch $(STAMP)
+
+reproduce: $(STAMP)
+	$(VENV)/bin/prolong reproduce --scale $(SCALE)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf build figures/tables figures/*.png

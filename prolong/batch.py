@@ -1,0 +1,111 @@
+"""`prolong reproduce`: execute every section notebook with papermill, keep going on failure, report at the end.
+
+For each `notebooks/NN_<section>.ipynb`: validate `params/<scale>/notebooks/NN_<section>.yaml` against the notebook's
+parameters cell, execute it on the project's kernel with the notebook folder as working directory, and save the
+executed copy (`build/notebooks/`) and an HTML report (`build/html/`). A failing notebook is named with its cell; the
+batch runs the rest and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prolong import paths
+from prolong.config import ConfigError
+from prolong.notebook_params import load_params
+
+KERNEL_NAME = "prolong"
+
+
+@dataclass
+class NotebookResult:
+    notebook: str
+    ok: bool
+    seconds: float
+    error: str = ""
+    outputs: list[Path] = field(default_factory=list)
+
+
+def notebooks(selected: list[str] | None = None) -> list[Path]:
+    """Section notebooks in order; `selected` filters by stem or stem prefix (e.g. "02")."""
+    found = sorted(paths.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if selected:
+        unknown = [s for s in selected if not any(nb.stem.startswith(s) for nb in found)]
+        if unknown:
+            raise ConfigError(f"unknown notebook {unknown[0]!r}; notebooks: {', '.join(nb.stem for nb in found)}")
+        found = [nb for nb in found if any(nb.stem.startswith(s) for s in selected)]
+    return found
+
+
+def ensure_kernel() -> str:
+    """Register this interpreter as the Jupyter kernel `prolong` (in its own prefix) if it is not registered."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+        if Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+            return KERNEL_NAME
+    except NoSuchKernel:
+        pass
+    from ipykernel.kernelspec import install
+
+    install(kernel_name=KERNEL_NAME, display_name="prolong (.venv)", prefix=sys.prefix)
+    return KERNEL_NAME
+
+
+def _cell_error(err: BaseException) -> str:
+    """One line naming the cell and the exception, from a papermill execution error."""
+    cell = getattr(err, "exec_count", None) or getattr(err, "cell_index", None)
+    ename, evalue = getattr(err, "ename", type(err).__name__), getattr(err, "evalue", str(err))
+    where = f"cell [{cell}]" if cell is not None else "before execution"
+    return f"{where}: {ename}: {str(evalue).splitlines()[0] if str(evalue) else ''}"
+
+
+def run_notebook(notebook: Path, scale: str, build: Path) -> NotebookResult:
+    import papermill as pm
+    from nbconvert import HTMLExporter
+    import nbformat
+
+    start = time.perf_counter()
+    params_file = paths.PARAMS_DIR / scale / "notebooks" / f"{notebook.stem}.yaml"
+    executed = build / "notebooks" / notebook.name
+    html = build / "html" / f"{notebook.stem}.html"
+    try:
+        params = load_params(notebook, params_file)
+    except ConfigError as err:
+        return NotebookResult(notebook.stem, False, time.perf_counter() - start, f"params: {err}")
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    html.parent.mkdir(parents=True, exist_ok=True)
+    error = ""
+    try:
+        pm.execute_notebook(
+            str(notebook), str(executed), parameters=params, kernel_name=ensure_kernel(),
+            cwd=str(paths.NOTEBOOKS_DIR), progress_bar=False, log_output=False, report_mode=False,
+        )
+    except Exception as err:  # noqa: BLE001 - any failure of one notebook is reported and the batch goes on
+        error = _cell_error(err)
+    if executed.exists():
+        body, _ = HTMLExporter().from_notebook_node(nbformat.read(str(executed), as_version=4))
+        html.write_text(body)
+    return NotebookResult(notebook.stem, not error, time.perf_counter() - start, error, [executed, html])
+
+
+def reproduce(scale: str = "tiny", selected: list[str] | None = None, build: Path | None = None) -> list[NotebookResult]:
+    """Run the batch; progress lines go to stderr, one per notebook."""
+    if not (paths.PARAMS_DIR / scale).is_dir():
+        raise ConfigError(f"{paths.PARAMS_DIR / scale}: no params for scale {scale!r}")
+    build = build or paths.build_dir()
+    os.environ.setdefault("PROLONG_QUIET", "1")  # kernels inherit it: no progress bars in batch runs
+    os.environ["PROLONG_SCALE"] = scale
+    results = []
+    for nb in notebooks(selected):
+        print(f"[reproduce] {nb.stem} ...", file=sys.stderr, flush=True)
+        result = run_notebook(nb, scale, build)
+        status = "ok" if result.ok else f"FAILED in {result.error}"
+        print(f"[reproduce] {nb.stem}: {status} ({result.seconds:.1f}s)", file=sys.stderr, flush=True)
+        results.append(result)
+    return results

@@ -1,0 +1,68 @@
+"""Turn tidy rows into a table with the paper's columns, and write it as CSV and Markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from prolong.io import atomic_write_text
+from prolong.results import read_published
+
+
+def pivot(tidy: pd.DataFrame, table_id: str, source: str = "paper") -> pd.DataFrame:
+    """Rows of `table_id` from `source`, in the paper's column order and the rows' logged order.
+
+    Cells are strings (`display`): the published text for the paper, one decimal for logged runs. A metric a run did
+    not log is an empty cell. The first column holds the run label, under the paper's name for it."""
+    header, _ = read_published(table_id)
+    rows = tidy[(tidy["experiment"] == table_id) & (tidy["source"] == source) & (tidy["dataset"] == "")]
+    if rows.empty:
+        return pd.DataFrame(columns=list(header))
+    order = rows.groupby("run", sort=False)["order"].min().sort_values(kind="stable")
+    labels = rows.groupby("run", sort=False)["label"].first()
+    cells = rows.drop_duplicates(["run", "metric"], keep="last").set_index(["run", "metric"])["display"]
+    table = pd.DataFrame(
+        [[labels[run]] + [cells.get((run, m), "") for m in header[1:]] for run in order.index], columns=list(header)
+    )
+    return table.fillna("")
+
+
+def to_csv_text(table: pd.DataFrame) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(table.columns)
+    writer.writerows(table.astype(str).values.tolist())
+    return buf.getvalue()
+
+
+def to_markdown(table: pd.DataFrame, title: str = "") -> str:
+    """A GitHub pipe table (numbers right-aligned), with an optional title line."""
+    def esc(s: str) -> str:
+        return str(s).replace("|", "\\|")
+
+    numeric = [all(_is_number(v) or v == "" for v in table[c]) for c in table.columns]
+    lines = [f"**{title}**", ""] if title else []
+    lines.append("| " + " | ".join(esc(c) for c in table.columns) + " |")
+    lines.append("|" + "|".join("---:" if n else ":---" for n in numeric) + "|")
+    for row in table.astype(str).values.tolist():
+        lines.append("| " + " | ".join(esc(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def write_table(table: pd.DataFrame, out_dir: Path, stem: str, title: str = "") -> list[Path]:
+    """Write `<stem>.csv` and `<stem>.md` atomically; return the paths."""
+    csv_path, md_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.md"
+    atomic_write_text(csv_path, to_csv_text(table))
+    atomic_write_text(md_path, to_markdown(table, title))
+    return [csv_path, md_path]

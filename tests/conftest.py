@@ -1,0 +1,19 @@
+"""Shared fixtures: every test gets its own run store, build and figures folders (never the repo's)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("PROLONG_QUIET", "1")
+
+
+@pytest.fixture(autouse=True)
+def isolated_store(tmp_path_factory, monkeypatch):
+    """Point the run store and build folder at temporary folders for every test."""
+    root = tmp_path_factory.mktemp("store")
+    monkeypatch.setenv("PROLONG_RUNS", str(root / "runs"))
+    monkeypatch.setenv("PROLONG_BUILD", str(root / "build"))
+    monkeypatch.setenv("PROLONG_FIGURES", str(root / "figures"))
+    return root
