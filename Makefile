@@ -19,15 +19,16 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING" || true
+	@$(PY) -m pip install -q --upgrade pip > $(VENV)/install.log 2>&1 || (tail -30 $(VENV)/install.log; exit 1)
 	@if command -v nvidia-smi >/dev/null 2>&1; then \
-		echo "CUDA machine: installing torch from PyPI"; \
+		echo "CUDA machine: torch comes from PyPI with the project"; \
 	else \
 		echo "CPU-only machine: installing $(CPU_TORCH)"; \
-		$(PY) -m pip install -q "$(CPU_TORCH)" 2>&1 | grep -v "^WARNING" || true; \
+		$(PY) -m pip install -q "$(CPU_TORCH)" >> $(VENV)/install.log 2>&1 || (tail -30 $(VENV)/install.log; exit 1); \
 	fi
-	@$(PY) -m pip install -q -e ".[notebooks,dev]" 2>&1 | grep -v "^WARNING" || true
-	@$(PY) -c "import prolong, torch, transformers, papermill" || (echo "setup failed: see pip output above" && exit 1)
+	@echo "installing prolong and its dependencies into $(VENV) (log: $(VENV)/install.log)"
+	@$(PY) -m pip install -q -e ".[notebooks,dev]" >> $(VENV)/install.log 2>&1 || (tail -30 $(VENV)/install.log; exit 1)
+	@$(PY) -c "import prolong, torch, transformers, papermill" || (echo "setup failed: see $(VENV)/install.log" && exit 1)
 	@$(PY) -m ipykernel install --sys-prefix --name prolong --display-name "prolong (.venv)" >/dev/null
 	@touch $(STAMP)
 
