@@ -1,0 +1,69 @@
+"""`prolong eval`: evaluate a saved HF model directory and log the run.
+
+    prolong eval --model <dir> --tasks json_kv,ruler_mk_needle --lengths 1024,2048 --experiment X --run-name Y
+    [--params params/tiny/eval.yaml] [--data-dir DIR] [--num-samples N] [--judge-url URL]
+Command-line values override the params file; the resolved params are the run's params.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from prolong.eval.config import EvalConfig
+from prolong.runs import Run
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="saved HF model directory (with its tokenizer)")
+    parser.add_argument("--params", default=None, help="eval params YAML (default: built-in defaults)")
+    parser.add_argument("--tasks", default=None, help="comma-separated datasets (overrides params)")
+    parser.add_argument("--lengths", default=None, help="comma-separated input lengths in tokens")
+    parser.add_argument("--experiment", required=True)
+    parser.add_argument("--run-name", required=True)
+    parser.add_argument("--data-dir", default=None, help="HELMET data folder (see prolong/eval/data_layout.md)")
+    parser.add_argument("--num-samples", type=int, default=None)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
+    parser.add_argument("--judge-url", default=None, help="enable the model judge at this OpenAI-compatible URL")
+
+
+def resolve_config(args: argparse.Namespace) -> EvalConfig:
+    data = EvalConfig.from_yaml(args.params).to_dict() if args.params else EvalConfig().to_dict()
+    if args.tasks:
+        data["tasks"] = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    if args.lengths:
+        data["lengths"] = [int(x) for x in args.lengths.split(",")]
+    for key in ("data_dir", "num_samples", "device", "dtype"):
+        if getattr(args, key) is not None:
+            data[key] = getattr(args, key)
+    if args.judge_url:
+        data["judge"]["enabled"] = True
+        data["judge"]["base_url"] = args.judge_url
+    return EvalConfig.from_dict(data, source=args.params or "<command line>")
+
+
+def main(args: argparse.Namespace) -> int:
+    from prolong.eval.runner import evaluate_model, load_model
+
+    cfg = resolve_config(args)
+    params = {"model": str(Path(args.model).resolve()), "eval": cfg.to_dict()}
+    run = Run.open(args.experiment, args.run_name, params)
+    try:
+        model, tok = load_model(args.model, cfg)
+        scores = evaluate_model(model, tok, cfg, run)
+    except BaseException as err:
+        run.set_status("failed", f"{type(err).__name__}: {err}")
+        raise
+    run.set_status("done")
+    for k, v in scores.items():
+        if "@" not in k:
+            print(f"{k}: {v:.2f}")
+    print(f"run: {run.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(prog="prolong eval")
+    add_arguments(p)
+    raise SystemExit(main(p.parse_args()))

@@ -1,0 +1,167 @@
+"""Batched greedy decoding with chunked prefill.
+
+The prompt goes through the model in chunks of `prefill_chunk` tokens that fill a KV cache; logits are computed only
+for the last position (`logits_to_keep=1`), so a 128K prompt never materialises a (T, vocab) logits tensor nor a
+full-length activation. Then one token per step for the whole batch. Prompts are left-padded; position ids come from
+the cumulative attention mask so padding does not shift positions (as `generate` does). The result is identical to
+`model.generate(do_sample=False)` (tested), with tokens/s and peak memory recorded.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import torch
+from transformers import DynamicCache
+
+
+@dataclass
+class GenerationStats:
+    prompt_tokens: int = 0
+    new_tokens: int = 0
+    prefill_s: float = 0.0
+    decode_s: float = 0.0
+    peak_memory_mb: float = 0.0
+    device: str = "cpu"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, other: "GenerationStats") -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.new_tokens += other.new_tokens
+        self.prefill_s += other.prefill_s
+        self.decode_s += other.decode_s
+        self.peak_memory_mb = max(self.peak_memory_mb, other.peak_memory_mb)
+        self.device = other.device
+
+    def throughput(self) -> dict[str, float]:
+        total = self.prefill_s + self.decode_s
+        return {
+            "prompt_tokens": self.prompt_tokens, "new_tokens": self.new_tokens,
+            "prefill_s": round(self.prefill_s, 4), "decode_s": round(self.decode_s, 4),
+            "prefill_tokens_per_s": self.prompt_tokens / self.prefill_s if self.prefill_s else 0.0,
+            "decode_tokens_per_s": self.new_tokens / self.decode_s if self.decode_s else 0.0,
+            "tokens_per_s": (self.prompt_tokens + self.new_tokens) / total if total else 0.0,
+        }
+
+    def memory(self) -> dict[str, Any]:
+        kind = "cuda_max_memory_allocated" if self.device.startswith("cuda") else "process_max_rss"
+        return {"peak_memory_mb": round(self.peak_memory_mb, 1), "measure": kind, "device": self.device}
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """CUDA: max allocated since the last reset; CPU: the process's max resident set size (a high-water mark)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@torch.no_grad()
+def greedy_generate(model: Any, prompts: Sequence[Sequence[int]], max_new_tokens: int,
+                    stop_token_ids: Sequence[int] = (), pad_token_id: int = 0,
+                    prefill_chunk: int = 2048) -> tuple[list[list[int]], GenerationStats]:
+    """Greedy continuation of each prompt. Returns the new tokens of each prompt (cut after the first stop token,
+    which is kept, as `generate` returns it) and timing/memory stats."""
+    device = next(model.parameters()).device
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    B, T = len(prompts), max(len(p) for p in prompts)
+    ids = torch.full((B, T), pad_token_id, dtype=torch.long, device=device)  # (B, T) left-padded
+    mask = torch.zeros((B, T), dtype=torch.long, device=device)
+    for b, p in enumerate(prompts):
+        ids[b, T - len(p):] = torch.tensor(list(p), dtype=torch.long)
+        mask[b, T - len(p):] = 1
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, T) position of each token within its own prompt
+    cache = DynamicCache(config=model.config)
+    stats = GenerationStats(prompt_tokens=int(mask.sum()), device=str(device))
+
+    # ---- prefill: chunks of the prompt fill the cache; only the last chunk's last logits are needed
+    _sync(device)
+    t0 = time.perf_counter()
+    logits = None
+    padded = bool((mask == 0).any())  # without padding, no explicit mask: SDPA keeps its causal fast path
+    for s in range(0, T, prefill_chunk):
+        e = min(T, s + prefill_chunk)
+        out = model(input_ids=ids[:, s:e], attention_mask=mask[:, :e] if padded else None,
+                    position_ids=positions[:, s:e],
+                    cache=cache, use_cache=True, logits_to_keep=1)
+        logits = out.logits[:, -1, :]  # (B, V)
+    _sync(device)
+    stats.prefill_s = time.perf_counter() - t0
+
+    # ---- decode: one token per step for the whole batch; finished rows keep receiving the pad token
+    stop = torch.tensor(sorted(set(stop_token_ids)) or [-1], device=device)
+    finished = torch.zeros(B, dtype=torch.bool, device=device)
+    new_tokens: list[torch.Tensor] = []
+    next_pos = positions[:, -1:] + 1  # (B, 1)
+    t0 = time.perf_counter()
+    for step in range(max_new_tokens):
+        nxt = logits.argmax(-1)  # (B,)
+        nxt = torch.where(finished, torch.full_like(nxt, pad_token_id), nxt)
+        new_tokens.append(nxt)
+        finished |= torch.isin(nxt, stop)
+        if bool(finished.all()) or step == max_new_tokens - 1:
+            break
+        mask = torch.cat([mask, torch.ones((B, 1), dtype=mask.dtype, device=device)], dim=1)
+        out = model(input_ids=nxt[:, None], attention_mask=mask if padded else None, position_ids=next_pos,
+                    cache=cache,
+                    use_cache=True, logits_to_keep=1)
+        logits = out.logits[:, -1, :]
+        next_pos = next_pos + 1
+    _sync(device)
+    stats.decode_s = time.perf_counter() - t0
+    stats.peak_memory_mb = peak_memory_mb(device)
+
+    gen = torch.stack(new_tokens, dim=1).tolist() if new_tokens else [[] for _ in range(B)]  # (B, n_new)
+    outputs = []
+    stop_set = set(stop_token_ids)
+    for row in gen:
+        cut = []
+        for t in row:
+            cut.append(t)
+            if t in stop_set:
+                break
+        outputs.append(cut)
+    stats.new_tokens = sum(len(o) for o in outputs)
+    return outputs, stats
+
+
+@torch.no_grad()
+def plain_generate(model: Any, prompts: Sequence[Sequence[int]], max_new_tokens: int,
+                   stop_token_ids: Sequence[int] = (), pad_token_id: int = 0) -> tuple[list[list[int]], GenerationStats]:
+    """The reference: HF `generate` (greedy) on the left-padded batch, same outputs and stats format."""
+    device = next(model.parameters()).device
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    B, T = len(prompts), max(len(p) for p in prompts)
+    ids = torch.full((B, T), pad_token_id, dtype=torch.long, device=device)
+    mask = torch.zeros((B, T), dtype=torch.long, device=device)
+    for b, p in enumerate(prompts):
+        ids[b, T - len(p):] = torch.tensor(list(p), dtype=torch.long)
+        mask[b, T - len(p):] = 1
+    _sync(device)
+    t0 = time.perf_counter()
+    out = model.generate(input_ids=ids, attention_mask=mask, do_sample=False, max_new_tokens=max_new_tokens,
+                         min_new_tokens=0, eos_token_id=list(stop_token_ids) or None, pad_token_id=pad_token_id,
+                         num_beams=1)
+    _sync(device)
+    elapsed = time.perf_counter() - t0
+    stop_set = set(stop_token_ids)
+    outputs = []
+    for row in out[:, T:].tolist():
+        cut = []
+        for t in row:
+            cut.append(t)
+            if t in stop_set:
+                break
+        outputs.append(cut)
+    stats = GenerationStats(prompt_tokens=int(mask.sum()), new_tokens=sum(len(o) for o in outputs),
+                            prefill_s=0.0, decode_s=elapsed, peak_memory_mb=peak_memory_mb(device), device=str(device))
+    return outputs, stats

@@ -1,0 +1,241 @@
+"""Run the evaluation of one model: build each (dataset, length), decode, score, judge, write HELMET-style JSONs
+into a run and the category scores with the paper's column names.
+
+Aggregation (HELMET): a category at one length = unweighted mean of its datasets' main metrics (x100); Avg = mean of
+the six categories; the run-level value of a column is the mean over the evaluated lengths (the paper: 32K and 64K),
+and each length is also written as "<column>@<length>".
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from prolong import paths
+from prolong.eval import prompts as P
+from prolong.eval.config import EvalConfig
+from prolong.eval.generate import GenerationStats, greedy_generate
+from prolong.eval.judge import Judge, judge_item
+from prolong.eval.tasks import icl, longdoc, rag, recall, rerank
+from prolong.eval.tasks.base import EvalItem, TaskSpec
+from prolong.io import iter_jsonl
+
+LONG_CATEGORIES = ("Recall", "RAG", "Re-rank", "ICL", "QA", "Summ")
+GENERATED = ("json_kv", "ruler_mk_needle", "ruler_mk_uuid", "ruler_mv", "niah_passkey")
+
+
+def known_task(name: str) -> bool:
+    from prolong.eval.short import SHORT_TASKS
+
+    return name in TASKS or name in SHORT_TASKS or name == "ppl"
+
+
+def quiet() -> bool:
+    return os.environ.get("PROLONG_QUIET") == "1" or not sys.stderr.isatty()
+
+
+def data_root(cfg: EvalConfig) -> Path:
+    return Path(cfg.data_dir) if cfg.data_dir else paths.data_dir() / "helmet"
+
+
+def _count(cfg: EvalConfig, name: str, length: int) -> int | None:
+    if cfg.sizing != "table":
+        return None
+    table = cfg.counts.get(name, {})
+    if length not in table:
+        if name in GENERATED and name != "json_kv":
+            return None  # RULER / passkey are always sized by binary search
+        raise ValueError(f"sizing 'table' but counts[{name!r}] has no entry for length {length}")
+    return table[length]
+
+
+def _build(name: str, tok, length: int, cfg: EvalConfig) -> tuple[TaskSpec, list[EvalItem]]:
+    root, n, new = data_root(cfg), cfg.num_samples, cfg.max_new_tokens.get(name)
+    c = _count(cfg, name, length)
+    if name == "json_kv":
+        return recall.json_kv(tok, length, n, cfg.seed, cfg.shots, new or 100, c)
+    if name in recall.RULER_TASKS:
+        return recall.ruler(name, tok, length, n, cfg.seed, new, c)
+    if name == "niah_passkey":
+        return recall.passkey(tok, length, n, cfg.seed, new or 20, c)
+    if name in rag.RAG_DATASETS:
+        return rag.rag(name, root / "rag" / f"{name}.jsonl", tok, length, n, cfg.seed, cfg.shots, new or 20, c)
+    if name == "msmarco_rerank":
+        return rerank.msmarco(root / "rerank" / "msmarco.jsonl", tok, length, n, cfg.seed, cfg.shots, new or 200, c)
+    if name in icl.ICL_DATASETS:
+        return icl.icl(name, root / "icl", tok, length, cfg.icl_num_samples, cfg.seed, new or 20, c)
+    if name in longdoc.LONGDOC_DATASETS:
+        return longdoc.longdoc(name, root / "longdoc" / f"{name}.jsonl", tok, length, n, cfg.seed, cfg.shots, new)
+    raise KeyError(name)
+
+
+TASKS: dict[str, Callable] = {k: _build for k in (
+    *GENERATED, *rag.RAG_DATASETS, "msmarco_rerank", *icl.ICL_DATASETS, *longdoc.LONGDOC_DATASETS)}
+
+
+def stop_ids(tokenizer: Any, newline: bool) -> list[int]:
+    """EOS (and every token that decodes to something starting with a newline when `newline`)."""
+    ids = [i for i in (tokenizer.eos_token_id,) if i is not None]
+    if newline:
+        for tok, i in tokenizer.get_vocab().items():
+            text = tokenizer.convert_tokens_to_string([tok])
+            if text.startswith("\n"):
+                ids.append(i)
+    return sorted(set(ids))
+
+
+def evaluate_task(model: Any, tokenizer: Any, spec: TaskSpec, items: list[EvalItem], length: int, cfg: EvalConfig,
+                  judge: Judge | None = None) -> dict[str, Any]:
+    """Decode and score every item; returns HELMET's output JSON for one (dataset, length)."""
+    budget = length - spec.max_new_tokens
+    encoded = [P.build_input_ids(tokenizer, spec.user_template, spec.prefix_template, it.fields, spec.chat, budget,
+                                 spec.sep) for it in items]
+    stops = stop_ids(tokenizer, spec.stop_newline)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+    order = sorted(range(len(items)), key=lambda i: len(encoded[i][0]))  # similar lengths share a batch
+    outputs: dict[int, str] = {}
+    stats = GenerationStats()
+    bar = tqdm(total=len(items), desc=f"{spec.name}@{length}", disable=quiet(), leave=False)
+    for b in range(0, len(order), cfg.batch_size):
+        idx = order[b: b + cfg.batch_size]
+        gen, st = greedy_generate(model, [encoded[i][0] for i in idx], spec.max_new_tokens, stops, pad,
+                                  cfg.prefill_chunk)
+        stats.add(st)
+        for i, g in zip(idx, gen):
+            outputs[i] = tokenizer.decode(g, skip_special_tokens=True)
+        bar.update(len(idx))
+    bar.close()
+
+    data = []
+    use_judge = judge is not None and spec.judged
+    for i, item in enumerate(items):
+        mets, parsed = spec.score(outputs[i], item)
+        mets = {k: float(v) for k, v in mets.items()}
+        if use_judge:
+            mets.update(judge_item(judge, spec.category, item, outputs[i]))
+        data.append({"output": outputs[i], "parsed_output": parsed, "input_len": len(encoded[i][0]),
+                     "answer": item.answers if not isinstance(item.answers, dict) else None,
+                     "question": item.fields.get("question", item.fields.get("query", "")),
+                     **{k: v for k, v in item.extra.items() if k != "keypoints"}, "metrics": mets})
+    keys = data[0]["metrics"].keys() if data else []
+    averaged = {k: 100 * sum(d["metrics"][k] for d in data) / len(data) for k in keys}
+    main = "judge_score" if use_judge else spec.main_metric
+    averaged["main_metric"] = main  # name of the column the category averages (a string: skipped by the tidy table)
+    return {
+        "args": {"dataset": spec.name, "category": spec.category, "input_max_length": length,
+                 "generation_max_length": spec.max_new_tokens, "use_chat_template": spec.chat,
+                 "stop_newline": spec.stop_newline, "shots": cfg.shots, "seed": cfg.seed, "sizing": cfg.sizing,
+                 "num_items": len(items), "prefill_chunk": cfg.prefill_chunk, "batch_size": cfg.batch_size,
+                 "judge": cfg.judge.model if use_judge else None},
+        "data": data,
+        "averaged_metrics": averaged,
+        "throughput": stats.throughput(),
+        "memory": stats.memory(),
+    }
+
+
+def category_scores(results: dict[tuple[str, int], dict[str, Any]], categories: dict[str, list[str]],
+                    lengths: list[int]) -> dict[str, float]:
+    """Per-length and length-averaged category scores (HELMET's unweighted means) plus Avg."""
+    per_len: dict[int, dict[str, float]] = {}
+    for L in lengths:
+        row: dict[str, float] = {}
+        for cat, datasets in categories.items():
+            vals = [results[(d, L)]["averaged_metrics"][results[(d, L)]["averaged_metrics"]["main_metric"]]
+                    for d in datasets if (d, L) in results]
+            if vals:
+                row[cat] = sum(vals) / len(vals)
+        cats = [row[c] for c in LONG_CATEGORIES if c in row]
+        if cats and all(c in row for c in LONG_CATEGORIES if c in categories):
+            row["Avg"] = sum(cats) / len(cats)
+        niah = [results[("niah_passkey", L)]["averaged_metrics"]["ruler_recall"]] if ("niah_passkey", L) in results \
+            else []
+        if niah:
+            row["NIAH"] = niah[0]
+        per_len[L] = row
+    out: dict[str, float] = {}
+    names = sorted({k for r in per_len.values() for k in r})
+    for k in names:
+        vals = [per_len[L][k] for L in lengths if k in per_len[L]]
+        if len(vals) == len(lengths):
+            out[k] = sum(vals) / len(vals)
+        for L in lengths:
+            if k in per_len[L]:
+                out[f"{k}@{L}"] = per_len[L][k]
+    return out
+
+
+def evaluate_model(model: Any, tokenizer: Any, cfg: EvalConfig, run: Any | None = None) -> dict[str, float]:
+    """Every configured task at every length (plus PPL and short tasks); writes into `run` when given."""
+    from prolong.eval import ppl as ppl_mod
+    from prolong.eval import short
+
+    model.eval()
+    judge = Judge(cfg.judge) if cfg.judge.enabled else None
+    results: dict[tuple[str, int], dict[str, Any]] = {}
+    scores: dict[str, float] = {}
+    long_tasks = [t for t in cfg.tasks if t in TASKS]
+    for length in cfg.lengths:
+        for name in long_tasks:
+            t0 = time.perf_counter()
+            spec, items = _build(name, tokenizer, length, cfg)
+            res = evaluate_task(model, tokenizer, spec, items, length, cfg, judge)
+            res["throughput"]["wall_s"] = round(time.perf_counter() - t0, 3)
+            results[(name, length)] = res
+            if run is not None:
+                run.write_eval(name, length, res)
+    scores.update(category_scores(results, cfg.categories, cfg.lengths))
+
+    if "ppl" in cfg.tasks:
+        p = Path(cfg.ppl.file)
+        p = p if p.is_absolute() else data_root(cfg) / p
+        texts = (r["text"] for r in iter_jsonl(p))
+        res = ppl_mod.perplexity(model, tokenizer, texts, cfg.ppl.doc_tokens, cfg.ppl.tail_tokens,
+                                 cfg.ppl.max_docs, cfg.ppl.chunk)
+        scores["PPL"] = res["ppl"]
+        if run is not None:
+            run.write_eval("ppl", cfg.ppl.doc_tokens, {"args": cfg.ppl.to_dict(), "data": [],
+                                                       "averaged_metrics": res, "throughput": {}, "memory": {}})
+    short_done = []
+    for name, column in short.SHORT_TASKS.items():
+        if name not in cfg.tasks:
+            continue
+        rows = list(iter_jsonl(data_root(cfg) / "short" / f"{name}.jsonl"))
+        if cfg.short.max_samples:
+            rows = rows[: cfg.short.max_samples]
+        k = cfg.short.num_fewshot.get(name, 0)
+        train = data_root(cfg) / "short" / f"{name}_train.jsonl"
+        demos = list(iter_jsonl(train))[:k] if k and train.is_file() else []
+        if name == "gsm8k":
+            res = short.eval_gsm8k(model, tokenizer, rows, demos, cfg.short.gsm8k_max_new_tokens, cfg.prefill_chunk)
+        else:
+            res = short.eval_mc(model, tokenizer, name, rows, demos)
+        res["args"] = {"dataset": name, "num_fewshot": len(demos), "num_items": len(rows)}
+        res["averaged_metrics"]["main_metric"] = res.pop("main_metric")
+        res.setdefault("throughput", {})
+        res.setdefault("memory", {})
+        scores[column] = res["averaged_metrics"][res["averaged_metrics"]["main_metric"]]
+        short_done.append(column)
+        if run is not None:
+            run.write_eval(name, 0, res)
+    if short_done and len(short_done) == len([t for t in short.SHORT_TASKS if t in cfg.tasks]):
+        scores["Short Avg"] = sum(scores[c] for c in short_done) / len(short_done)
+    if run is not None and scores:
+        run.write_scores(scores)
+    return scores
+
+
+def load_model(model_dir: str | Path, cfg: EvalConfig) -> tuple[Any, Any]:
+    """A saved HF causal LM directory and its tokenizer."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, cfg.dtype)).to(device).eval()
+    return model, tok

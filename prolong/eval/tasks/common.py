@@ -1,0 +1,67 @@
+"""Helpers shared by the loaders of HELMET's released files: reading jsonl, sampling test items, sizing counts."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any, Callable
+
+from prolong.eval import prompts as P
+from prolong.eval.tasks.base import TaskSpec, fit_count, stable_seed
+from prolong.io import iter_jsonl
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: data file not found (see prolong/eval/data_layout.md for the layout)")
+    return list(iter_jsonl(path, allow_torn_tail=False))
+
+
+def sample_items(rows: list[dict], n: int | None, seed: int, key: str) -> list[dict]:
+    """HELMET's sampling: `n` distinct keys drawn with random.Random(seed) from the sorted keys, file order kept."""
+    if n is None or n >= len(rows):
+        return rows
+    keys = sorted({str(r[key]) for r in rows})
+    chosen = set(random.Random(seed).sample(keys, min(n, len(keys))))
+    return [r for r in rows if str(r[key]) in chosen]
+
+
+def pick_demos(pool: list[dict], shots: int, item_key: str, key: str) -> list[dict]:
+    """`shots` demos for one test item: the pool shuffled with a seed derived from the item's key (sha256), the item
+    itself and duplicate keys dropped (HELMET's `drop_duplicates`)."""
+    if shots <= 0:
+        return []
+    order = list(pool)
+    random.Random(stable_seed(item_key)).shuffle(order)
+    out, seen = [], {item_key}
+    for d in order:
+        k = str(d[key])
+        if k in seen:
+            continue
+        seen.add(k)
+        out.append(d)
+        if len(out) == shots:
+            break
+    return out
+
+
+def prompt_len(tokenizer: Any, spec: TaskSpec, fields: dict[str, str]) -> int:
+    text, special = P.format_prompt(tokenizer, spec.user_template, spec.prefix_template, fields, spec.chat, spec.sep)
+    return len(P.encode(tokenizer, text, special))
+
+
+def choose_count(tokenizer, spec: TaskSpec, length: int, fixed: int | None, max_count: int,
+                 make_fields: Callable[[int], dict[str, str]]) -> int:
+    """The number of passages / demonstrations: HELMET's table value if given, else the largest count whose
+    prompt fits `length - max_new_tokens` (binary search)."""
+    if fixed is not None:
+        return min(fixed, max_count)
+    budget = length - spec.max_new_tokens
+    return fit_count(lambda k: prompt_len(tokenizer, spec, make_fields(k)), budget, lo=1, hi=max(1, max_count))
+
+
+def resolve(path: Path, length: int) -> Path:
+    """HELMET ships one file per input length for RAG and re-rank; prefer `<stem>_<length>.jsonl` when present."""
+    per_length = path.with_name(f"{path.stem}_{length}{path.suffix}")
+    return per_length if per_length.is_file() else path

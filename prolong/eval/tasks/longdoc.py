@@ -1,0 +1,128 @@
+"""QA (NarrativeQA, InfiniteBench QA / MC) and Summarization (Multi-LexSum, InfiniteBench Sum): one long document
+truncated to the input length, prompted with the chat template, judged by a model (see `prolong.eval.judge`) or,
+without a judge, scored by ROUGE-L F1 (QA, Summ) and EM (InfiniteBench MC) under their own names.
+
+Files (one JSON object per line):
+  narrativeqa.jsonl      {"context": str, "question": str, "answers": [str, ...]}
+  infbench_qa.jsonl      InfiniteBench's own format {"id", "context", "input", "answer": [str], "options": []}
+  infbench_mc.jsonl      same, "options": [4 strings], "answer": [the correct option's text]
+  multi_lexsum.jsonl     {"context": str (sources joined by blank lines), "summary": str, optional "keypoints": [str]}
+  infbench_sum.jsonl     InfiniteBench format; "answer": [reference summary]
+Demos (question/answer or summary only, never a document) come from `<name>_demo.jsonl` beside the file when present,
+else from other items.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from prolong.eval import prompts as P
+from prolong.eval.metrics import calculate_metrics, parse_output, score_raw_and_parsed
+from prolong.eval.tasks.base import EvalItem, TaskSpec, stable_seed
+from prolong.eval.tasks.common import prompt_len, read_jsonl
+
+LONGDOC_DATASETS = ("narrativeqa", "infbench_qa", "infbench_mc", "multi_lexsum", "infbench_sum")
+
+
+def _rows(name: str, path: Path) -> list[dict[str, Any]]:
+    """Normalise every format to {"context", "question", "answers", "options"?, "keypoints"?, "id"}."""
+    out = []
+    for i, r in enumerate(read_jsonl(path)):
+        if name == "narrativeqa":
+            out.append({"id": str(r.get("id", i)), "context": r["context"], "question": r["question"],
+                        "answers": list(r["answers"])})
+        elif name == "multi_lexsum":
+            ctx = r["context"] if "context" in r else "\n\n".join(r["sources"])
+            out.append({"id": str(r.get("id", i)), "context": ctx, "question": "", "answers": [r["summary"]],
+                        "keypoints": r.get("keypoints")})
+        else:  # InfiniteBench
+            row = {"id": str(r.get("id", i)), "context": r["context"], "question": r.get("input", ""),
+                   "answers": list(r["answer"])}
+            if name == "infbench_mc":
+                opts = list(r["options"])
+                letter = chr(ord("A") + opts.index(r["answer"][0]))
+                row["options"] = "A. {}\nB. {}\nC. {}\nD. {}".format(*opts)
+                row["answers"] = [letter, f"{letter}. {r['answer'][0]}"]
+            out.append(row)
+    return out
+
+
+def _demos(name: str, demos: list[dict]) -> str:
+    if not demos:
+        return ""
+    if name == "narrativeqa":
+        body = "\n\n".join(f"Question: {d['question']}\nAnswer: {d['answers'][0]}" for d in demos)
+        return P.NARRATIVEQA_DEMOS_HEAD + body + P.NARRATIVEQA_DEMOS_TAIL
+    if name == "multi_lexsum":
+        body = "\n\n".join(f"Summary: {d['answers'][0]}" for d in demos)
+        return P.MULTI_LEXSUM_DEMOS_HEAD + body + P.MULTI_LEXSUM_DEMOS_TAIL
+    if name == "infbench_qa":
+        body = "\n\n".join(f"[story text]\nQuestion: {d['question']}\nAnswer: {d['answers'][0]}" for d in demos)
+    elif name == "infbench_mc":
+        body = "\n\n".join(f"[story text]\nQuestion: {d['question']}\nOptions:\n{d['options']}\n"
+                           f"Answer: {d['answers'][0]}" for d in demos)
+    else:
+        body = "\n\n".join(f"[story text]\nSummary: {d['answers'][0].strip()}" for d in demos)
+    return f"For example:\n\n{body}\n\nNow, read the following story:\n\n"
+
+
+def _spec(name: str, max_new_tokens: int | None) -> TaskSpec:
+    if name in ("narrativeqa", "infbench_qa"):
+        user = P.NARRATIVEQA_USER if name == "narrativeqa" else P.INFBENCH_QA_USER
+
+        def score(output, item):
+            return score_raw_and_parsed(output, item.answers, P.QA_PREFIX)
+
+        return TaskSpec(name, "QA", user, P.QA_PREFIX, max_new_tokens or 100, "rougeL_f1", score, chat=True,
+                        judged=name == "narrativeqa")
+    if name == "infbench_mc":
+        def score_mc(output, item):
+            # HELMET's choice_post_process: EM on raw/parsed, substring match only for "A. option text"
+            mets = calculate_metrics(output, item.answers, with_rouge=False)
+            parsed = parse_output(output, P.QA_PREFIX)
+            if parsed is not None:
+                new = calculate_metrics(parsed, item.answers, with_rouge=False)
+                mets = {k: max(v, new[k]) for k, v in mets.items()}
+            mets["substring_exact_match"] = float(item.answers[1].lower() in output.lower())
+            if mets["substring_exact_match"]:
+                mets["exact_match"] = 1.0
+            return mets, parsed
+
+        return TaskSpec(name, "QA", P.INFBENCH_MC_USER, P.QA_PREFIX, max_new_tokens or 10, "exact_match", score_mc,
+                        chat=True)
+    user = P.MULTI_LEXSUM_USER if name == "multi_lexsum" else P.INFBENCH_SUM_USER
+
+    def score_sum(output, item):
+        return score_raw_and_parsed(output, item.answers, P.SUMM_PREFIX)
+
+    return TaskSpec(name, "Summ", user, P.SUMM_PREFIX, max_new_tokens or (400 if name == "multi_lexsum" else 1200),
+                    "rougeL_f1", score_sum, chat=True, sep="\n\n", judged=True)
+
+
+def longdoc(name: str, path: str | Path, tokenizer, length: int, num_samples: int | None, seed: int = 42,
+            shots: int = 2, max_new_tokens: int | None = None) -> tuple[TaskSpec, list[EvalItem]]:
+    path = Path(path)
+    rows = _rows(name, path)
+    demo_file = path.with_name(f"{name}_demo.jsonl")
+    pool = _rows(name, demo_file) if demo_file.is_file() else rows
+    test = list(rows)
+    if num_samples is not None and len(test) > num_samples:
+        test = random.Random(seed).sample(test, num_samples)
+    spec = _spec(name, max_new_tokens)
+    if getattr(tokenizer, "chat_template", None) is None:
+        spec.chat = False  # a base model without a template: plain prompt + answer prefix (recorded in args)
+    items = []
+    for r in test:
+        others = [d for d in pool if pool is not rows or d["id"] != r["id"]]
+        rng = random.Random(stable_seed(r["id"], seed))
+        demos = rng.sample(others, min(shots, len(others))) if shots else []
+        fields = {"demos": _demos(name, demos), "context": "", "question": r["question"]}
+        if "options" in r:
+            fields["options"] = r["options"]
+        # document budget: input length minus generation minus everything around the document
+        budget = length - spec.max_new_tokens - prompt_len(tokenizer, spec, fields)
+        fields["context"] = P.truncate_document(tokenizer, r["context"], max(budget, 0))
+        items.append(EvalItem(fields, r["answers"], {"id": r["id"], "keypoints": r.get("keypoints")}))
+    return spec, items

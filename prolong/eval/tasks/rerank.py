@@ -1,0 +1,60 @@
+"""Re-rank: MS MARCO passage re-ranking (HELMET's `load_msmarco_rerank`), scored by nDCG@10.
+
+File format: {"qid": str, "query": str, "ctxs": [{"id": str, "title": str, "text": str, "label": int}, ...]} with
+graded labels (0-3). Demos from `msmarco_demo.jsonl` next to the test file if present, else other test queries;
+a demo shows its passages, the query and the gold ranking (ids sorted by label, descending).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prolong.eval import prompts as P
+from prolong.eval.rerank import rerank_metrics
+from prolong.eval.tasks.base import EvalItem, TaskSpec
+from prolong.eval.tasks.common import choose_count, pick_demos, read_jsonl, resolve, sample_items
+
+
+def _passages(ctxs: list[dict]) -> str:
+    tmpl = P.RERANK_PASSAGE if ctxs and "title" in ctxs[0] else P.RERANK_PASSAGE_NO_TITLE
+    return "\n\n".join(tmpl.format(**{**c, "id": str(c["id"])}) for c in ctxs)
+
+
+def gold_ranking(ctxs: list[dict]) -> str:
+    return " > ".join(str(c["id"]) for c in sorted(ctxs, key=lambda c: c["label"], reverse=True))
+
+
+def _demo_text(demos: list[dict], demo_passages: int) -> str:
+    out = ""
+    for d in demos:
+        ctxs = d["ctxs"][:demo_passages]
+        out += _passages(ctxs) + f"\n\nQuery: {d['query']}\nRanking: {gold_ranking(ctxs)}" + "\n\n"
+    return out
+
+
+def msmarco(path: str | Path, tokenizer, length: int, num_samples: int | None, seed: int = 42, shots: int = 2,
+            max_new_tokens: int = 200, count: int | None = None,
+            demo_passages: int = 10) -> tuple[TaskSpec, list[EvalItem]]:
+    path = resolve(Path(path), length)
+    rows = read_jsonl(path)
+    demo_file = path.with_name("msmarco_demo.jsonl")
+    pool = read_jsonl(demo_file) if demo_file.is_file() else rows
+    test = sample_items(rows, num_samples, seed, "qid")
+
+    def score(output: str, item: EvalItem):
+        return rerank_metrics(output, item.answers)
+
+    spec = TaskSpec("msmarco_rerank", "Re-rank", P.RERANK_USER, P.RERANK_PREFIX, max_new_tokens, "NDCG@10", score,
+                    stop_newline=True)
+    demo_texts = [_demo_text(pick_demos(pool, shots, str(r["qid"]), "qid"), demo_passages) for r in test]
+    first = test[0]
+    k = choose_count(tokenizer, spec, length, count, len(first["ctxs"]),
+                     lambda k: {"demos": demo_texts[0], "context": _passages(first["ctxs"][:k]),
+                                "question": first["query"]})
+    items = []
+    for r, d in zip(test, demo_texts):
+        ctxs = r["ctxs"][:k]
+        qrels = {str(c["id"]): int(c["label"]) for c in ctxs}
+        items.append(EvalItem({"demos": d, "context": _passages(ctxs), "question": r["query"]}, qrels,
+                              {"qid": str(r["qid"]), "gold_ranking": gold_ranking(ctxs), "num_passages": k}))
+    return spec, items

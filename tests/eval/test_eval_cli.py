@@ -1,0 +1,41 @@
+import argparse
+import json
+
+from prolong.eval import cli
+from prolong.eval.tiny_tasks import write_tiny_suite
+from prolong.runs import Run, runs_table
+
+
+def test_cli_evaluates_a_saved_model_and_logs_the_run(tmp_path, bpe_tokenizer, make_llama):
+    model_dir = tmp_path / "model"
+    make_llama(len(bpe_tokenizer)).save_pretrained(model_dir)
+    bpe_tokenizer.save_pretrained(model_dir)
+    data = write_tiny_suite(tmp_path / "helmet", n_items=3, n_sent=150, ppl_docs=1, ppl_words=900)
+    params = tmp_path / "eval.yaml"
+    params.write_text("num_samples: 2\nicl_num_samples: 2\ndtype: float32\nmax_new_tokens: {msmarco_rerank: 20, "
+                      "narrativeqa: 10, multi_lexsum: 12, json_kv: 10}\n"
+                      "ppl: {doc_tokens: 512, tail_tokens: 256, max_docs: 1, chunk: 128}\n"
+                      "short: {max_samples: 2, gsm8k_max_new_tokens: 8, num_fewshot: {gsm8k: 1}}\n")
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    tasks = "json_kv,ruler_mk_needle,niah_passkey,nq,msmarco_rerank,icl_trec_coarse,narrativeqa,multi_lexsum,ppl,mmlu,gsm8k"
+    args = parser.parse_args(["--model", str(model_dir), "--params", str(params), "--tasks", tasks,
+                              "--lengths", "512,768", "--experiment", "E", "--run-name", "tiny",
+                              "--data-dir", str(data)])
+    assert cli.main(args) == 0
+    run = Run.open("E", "tiny", {"model": str(model_dir.resolve()), "eval": cli.resolve_config(args).to_dict()})
+    assert run.is_done()
+    names = {(d, L) for d, L, _ in run.evals()}
+    assert ("json_kv", 512) in names and ("narrativeqa", 768) in names and ("gsm8k", 0) in names
+    res = json.loads((run.path / "eval" / "json_kv__512.json").read_text())
+    assert set(res) >= {"args", "data", "averaged_metrics", "throughput", "memory"}
+    item = res["data"][0]
+    assert set(item) >= {"output", "parsed_output", "input_len", "metrics"} and item["input_len"] <= 512 - 10
+    assert res["averaged_metrics"]["main_metric"] == "substring_exact_match"
+    scores = run.scores()
+    for col in ("Recall", "RAG", "Re-rank", "ICL", "QA", "Summ", "NIAH", "PPL", "MMLU", "GSM8K", "Recall@512"):
+        assert col in scores, col
+    assert "Avg" not in scores or 0 <= scores["Avg"] <= 100
+    qa = json.loads((run.path / "eval" / "narrativeqa__512.json").read_text())
+    assert qa["averaged_metrics"]["main_metric"] == "rougeL_f1"  # no judge: ROUGE-L under its own name
+    assert not runs_table().empty
