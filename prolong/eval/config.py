@@ -72,6 +72,8 @@ class EvalConfig(Config):
     "'table': HELMET's per-length counts (passages, pairs, shots) from `counts`; 'fit': binary search to the length"
     counts: dict[str, dict[int, int]] = field(default_factory=dict)
     "dataset -> {length: count of KV pairs / passages / demonstrations} used when sizing == 'table'"
+    doc_tokenizer: str = ""
+    "tokenizer cutting QA/Summ documents (HELMET: meta-llama/Llama-2-7b-hf for all models); '' = the model's own"
     max_new_tokens: dict[str, int] = field(default_factory=dict)
     "per-dataset override of the generation length"
     batch_size: int = 1

@@ -1,10 +1,17 @@
 """Model judge for QA and Summarization (HELMET's GPT-4o evaluation), over any OpenAI-compatible chat endpoint.
 
-Off by default. Scoring follows HELMET: QA = fluency (0/1) x correctness (0-3), scaled to [0, 1] per item (x100 in
-the averages); Summ = fluency x F1 of (recall of the reference key points present in the summary, precision of the
-summary's sentences supported by the reference). The rubric prompts are condensed versions of HELMET's (same scales,
-same JSON answers), not verbatim copies. Key points come from the data ("keypoints"); when absent, the sentences of
-the reference summary serve as key points. The API key is read from the environment variable named in the config.
+Off by default. Follows HELMET's scripts (princeton-nlp/HELMET scripts/eval_gpt4_longqa.py, eval_gpt4_summ.py):
+- QA (NarrativeQA): one call with `QA_JUDGE` on the output parsed after "Answer:" (newlines turned into spaces
+  first), the gold answers written as a Python list; per item fluency (0/1) x correctness (0-3). HELMET averages
+  the product over the items that got a score and `collect_results.py` scales it by 100/3: here `judge_score` is
+  fluency x correctness / 3 per item and the runner's x100 average gives the same number.
+- Summ (Multi-LexSum): three calls (fluency, recall over the reference key points, precision of the output's
+  sentences against the *long* expert summary; the judge counts the sentences itself). recall = found /
+  number of key points, precision = supported / sentence_count, `judge_f1` = fluency x F1 (HELMET's "gpt-4-f1").
+- An item whose call or JSON parse fails gets no judge metrics and is left out of the average (as HELMET).
+Judge settings as HELMET: gpt-4o-2024-05-13, temperature 0.1, top_p 0.9, max_tokens 2048 (QA) / 4096 (Summ).
+The prompts are HELMET's, verbatim, in `prolong.eval.judge_prompts`. The API key is read from the environment
+variable named in the config.
 """
 
 from __future__ import annotations
@@ -17,34 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from prolong.config import Config
-
-FLUENCY = ("Please act as an impartial judge and evaluate the fluency of the provided text. The text should be "
-           "coherent, non-repetitive, fluent, and grammatically correct.\n\nBelow is your grading rubric:\n"
-           "- Score 0 (incoherent, repetitive, or incomplete): incoherent sentences, repetitive sentences (even if not "
-           "by exact words), incomplete answers, or gibberish.\n- Score 1 (coherent, non-repetitive answer): coherent, "
-           "non-repetitive, fluent, grammatically correct answers; a truncated last sentence is still fine.\n\n"
-           "Now, read the provided text, and evaluate the fluency using the rubric. Then output your score in the "
-           "following json format: {{\"fluency\": 1}}.\n\nText: \"{text}\"\n")
-QA_CORRECTNESS = ("Please act as an impartial judge and evaluate the quality of the provided answer which attempts to "
-                  "answer the provided question based on a provided context.\n\nBelow is your grading rubric:\n"
-                  "- Score 0: the answer is completely unrelated to the reference.\n- Score 1: the answer has minor "
-                  "relevance but does not align with the reference.\n- Score 2: the answer has moderate relevance but "
-                  "contains inaccuracies.\n- Score 3: the answer is correct and aligns with the reference; extra "
-                  "details are fine if consistent.\n\nNow, read the question, the reference answers and the provided "
-                  "answer, and evaluate using the rubric. First think step-by-step, then output your score in the "
-                  "following json format: {{\"correctness\": 1}}.\n\nQuestion: {question}\n\nReference answer(s): "
-                  "{answers}\n\nProvided answer: {output}\n")
-SUMM_RECALL = ("Please act as an impartial judge and evaluate the quality of the provided summary. Decide for each key "
-               "point whether it is present in the summary (its factual information is well-supported by the "
-               "summary).\nScore: the number of key points present in the provided summary.\n\nFirst think "
-               "step-by-step, then output your score in the following json format: {{\"recall\": 2}}.\n\nKey points:\n"
-               "{keypoints}\n\nSummary: \"{summary}\"\n")
-SUMM_PRECISION = ("Please act as an impartial judge and evaluate the quality of the provided summary. Decide for each "
-                  "sentence of the summary whether its factual information is supported by the expert-written "
-                  "summary.\nScore: the number of sentences in the provided summary that are supported.\n\nFirst think "
-                  "step-by-step, then output your score in the following json format: {{\"precision\": 2, "
-                  "\"sentence_count\": 3}}.\n\nExpert summary: \"{reference}\"\n\nProvided summary sentences:\n"
-                  "{sentences}\n")
+from prolong.eval.judge_prompts import QA_JUDGE, SUMM_FLUENCY, SUMM_PRECISION, SUMM_RECALL
+from prolong.eval.metrics import parse_output
 
 
 @dataclass
@@ -59,17 +40,28 @@ class JudgeConfig(Config):
     "environment variable holding the API key (may be unset for a local endpoint)"
     timeout_s: float = 120.0
     "per-request timeout in seconds"
-    max_tokens: int = 1024
-    "judge response length"
+    temperature: float = 0.1
+    "HELMET: OpenAIModel(..., temperature=0.1) with its default top_p 0.9"
+    top_p: float = 0.9
+    "nucleus sampling of the judge (HELMET's OpenAIModel default)"
+    max_tokens_qa: int = 2048
+    "judge response length for QA (HELMET's OpenAIModel default generation_max_length)"
+    max_tokens_summ: int = 4096
+    "judge response length for Summ (HELMET: generation_max_length=4096)"
+    system_message: str = ""
+    "system turn sent to the judge ('' = none, as HELMET's current OpenAIModel)"
 
 
 class Judge:
     def __init__(self, cfg: JudgeConfig):
         self.cfg = cfg
 
-    def chat(self, prompt: str) -> str:
-        body = json.dumps({"model": self.cfg.model, "messages": [{"role": "user", "content": prompt}],
-                           "temperature": 0.0, "max_tokens": self.cfg.max_tokens}).encode()
+    def chat(self, prompt: str, max_tokens: int) -> str:
+        msgs = [{"role": "user", "content": prompt}]
+        if self.cfg.system_message:
+            msgs.insert(0, {"role": "system", "content": self.cfg.system_message})
+        body = json.dumps({"model": self.cfg.model, "messages": msgs, "temperature": self.cfg.temperature,
+                           "top_p": self.cfg.top_p, "max_tokens": max_tokens}).encode()
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(self.cfg.api_key_env)
         if key:
@@ -78,52 +70,84 @@ class Judge:
         with urllib.request.urlopen(req, timeout=self.cfg.timeout_s) as resp:
             return json.loads(resp.read())["choices"][0]["message"]["content"]
 
-    def ask(self, prompt: str, key: str) -> float | None:
-        """The integer under `key` in the last JSON object of the judge's reply (None if unparsable)."""
-        return parse_json_score(self.chat(prompt), key)
+    def _ask(self, prompt: str, max_tokens: int) -> dict | None:
+        try:
+            return parse_json(self.chat(prompt, max_tokens))
+        except OSError:  # network / HTTP failure: the item goes unscored (HELMET's call_api returns None)
+            return None
 
     def qa(self, question: str, answers: list[str], output: str) -> dict[str, float]:
-        flu = self.ask(FLUENCY.format(text=output), "fluency")
-        cor = self.ask(QA_CORRECTNESS.format(question=question, answers=", ".join(answers), output=output),
-                       "correctness")
-        flu, cor = float(flu or 0), float(cor or 0)
-        return {"judge_fluency": flu, "judge_correctness": cor, "judge_score": flu * min(cor, 3.0) / 3.0}
+        prompt = QA_JUDGE.format(question=question, correct_answers=list(answers),
+                                 parsed_output=qa_parse_output(output))
+        r = self._ask(prompt, self.cfg.max_tokens_qa)
+        if r is None or "fluency" not in r or "correctness" not in r:
+            return {}
+        flu, cor = float(r["fluency"]), float(r["correctness"])
+        return {"judge_fluency": flu, "judge_correctness": cor, "judge_score": flu * cor / 3.0}
 
-    def summ(self, output: str, reference: str, keypoints: list[str] | None) -> dict[str, float]:
-        kps = keypoints or split_sentences(reference)
-        sents = split_sentences(output)
-        flu = float(self.ask(FLUENCY.format(text=output), "fluency") or 0)
-        rec_n = float(self.ask(SUMM_RECALL.format(keypoints="\n".join(f"{i + 1}. {k}" for i, k in enumerate(kps)),
-                                                  summary=output), "recall") or 0)
-        prec_n = float(self.ask(SUMM_PRECISION.format(reference=reference,
-                                                      sentences="\n".join(f"{i + 1}. {s}" for i, s in
-                                                                          enumerate(sents))), "precision") or 0)
-        recall = min(rec_n / len(kps), 1.0) if kps else 0.0
-        precision = min(prec_n / len(sents), 1.0) if sents else 0.0
-        f1 = 2 * recall * precision / (recall + precision) if recall + precision > 0 else 0.0
-        return {"judge_fluency": flu, "judge_recall": recall, "judge_precision": precision, "judge_f1": f1,
-                "judge_score": flu * f1}
-
-
-def parse_json_score(text: str, key: str) -> float | None:
-    for m in reversed(list(re.finditer(r"\{[^{}]*\}", text))):
+    def summ(self, output: str, expert_summary: str, keypoints: list[str]) -> dict[str, float]:
+        """`expert_summary`: Multi-LexSum's long summary (HELMET's precision reference); `keypoints`: the reference
+        key points (HELMET's summary/short_keypoints)."""
+        text = output.strip()
+        f = self._ask(SUMM_FLUENCY.format(text=text), self.cfg.max_tokens_summ)
+        r = self._ask(SUMM_RECALL.format(keypoints="\n".join(f"{i + 1}. {kp}" for i, kp in enumerate(keypoints)),
+                                         summary=text), self.cfg.max_tokens_summ)
+        p = self._ask(SUMM_PRECISION.format(expert_summary=expert_summary, summary=text), self.cfg.max_tokens_summ)
+        if f is None or r is None or p is None:
+            return {}
         try:
-            obj = json.loads(m.group(0))
+            return summ_scores(float(f["fluency"]), float(r["recall"]), len(keypoints), float(p["precision"]),
+                               float(p["sentence_count"]))
+        except (KeyError, TypeError, ValueError):
+            return {}
+
+
+def summ_scores(fluency: float, found: float, n_keypoints: int, supported: float, sentence_count: float
+                ) -> dict[str, float]:
+    """HELMET's per-item Summ numbers: recall = found / key points, precision = supported / sentence_count (0 when
+    a denominator is 0, no clipping), f1 = fluency x harmonic mean."""
+    rec = found / n_keypoints if n_keypoints > 0 else 0.0
+    prec = supported / sentence_count if sentence_count > 0 else 0.0
+    f1 = fluency * 2 * rec * prec / (rec + prec) if rec + prec > 0 else 0.0
+    return {"judge_fluency": fluency, "judge_recall": rec, "judge_precision": prec, "judge_f1": f1,
+            "judge_score": f1}
+
+
+def qa_parse_output(output: str, prefix: str = "Answer:") -> str | None:
+    """eval_gpt4_longqa.py's parse_output: newlines become spaces, then HELMET's usual prefix parsing."""
+    return parse_output(output.replace("\n", " "), prefix)
+
+
+def parse_json(text: str) -> dict | None:
+    """HELMET's parse_json: the last non-greedy {...} (across lines) of the reply, else a ```json block."""
+    matches = re.findall(r"\{.*?\}", text, re.DOTALL)
+    if not matches:
+        return None
+    for cand in (matches[-1], *re.findall(r"(?:```json)(.+)(?:```)", text, re.DOTALL)[-1:]):
+        try:
+            obj = json.loads(cand)
         except json.JSONDecodeError:
             continue
-        if key in obj:
-            try:
-                return float(obj[key])
-            except (TypeError, ValueError):
-                return None
+        return obj if isinstance(obj, dict) else None
     return None
 
 
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s.strip()]
+def parse_json_score(text: str, key: str) -> float | None:
+    obj = parse_json(text)
+    if obj is None or key not in obj:
+        return None
+    try:
+        return float(obj[key])
+    except (TypeError, ValueError):
+        return None
 
 
 def judge_item(judge: Judge, spec_category: str, item: Any, output: str) -> dict[str, float]:
     if spec_category == "QA":
         return judge.qa(item.fields.get("question", ""), list(item.answers), output)
-    return judge.summ(output, item.answers[0], item.extra.get("keypoints"))
+    keypoints = item.extra.get("keypoints")
+    if not keypoints:
+        raise ValueError("the Summ judge needs the reference key points ('keypoints' / 'summary/short_keypoints' in "
+                         "the data file), as HELMET's eval_gpt4_summ.py")
+    expert = item.extra.get("summary_long") or item.answers[0]  # Multi-LexSum: long summary; InfiniteBench: answer
+    return judge.summ(output, expert, keypoints)

@@ -1,9 +1,10 @@
 """HELMET's prompt strings and the prompt builder (chat template or not, truncation of the context's end).
 
 A task item carries template fields ("context", "question", "demos", ...). Without a chat template the model sees
-`user_template + sep + answer_prefix` (HELMET's `prompt_template`, tokenised with special tokens, i.e. BOS). With a
-chat template the user turn is `user_template` after HELMET's system message, and the generation prompt follows; the
-answer prefix is not added (HELMET leaves that line commented out) but is still used to parse the output.
+`user_template + sep + answer_prefix` (HELMET's `prompt_template`, tokenised with special tokens, i.e. BOS), and the
+answer prefix is prepended to the generated text before scoring (HELMET eval.py: "we are autocompleting 'Answer:'").
+With a chat template the only turn is the user turn (HELMET's `--system_message` defaults to None, so no system
+message), followed by the generation prompt; the answer prefix is not added but is still used to parse the output.
 If the prompt has more than `input_length - max_new_tokens` tokens, the context is cut from its end by exactly the
 excess (HELMET's `tokenize`), using the tokenizer's offsets when it is a fast tokenizer.
 """
@@ -79,16 +80,16 @@ PASSKEY_USER = ("There is an important info hidden inside a lot of irrelevant te
 PASSKEY_PREFIX = "The pass key is"
 PASSKEY_NEEDLE = "The pass key is {value}. Remember it. {value} is the pass key."
 
-SYSTEM_MESSAGE = "You are a helpful assistant."  # HELMET's get_chat
+SYSTEM_MESSAGE: str | None = None  # HELMET arguments.py: --system_message defaults to None (no system turn)
 
 
-def _messages(user: str, with_system: bool) -> list[dict[str, str]]:
+def _messages(user: str, system: str | None) -> list[dict[str, str]]:
     msgs = [{"role": "user", "content": user}]
-    return ([{"role": "system", "content": SYSTEM_MESSAGE}] + msgs) if with_system else msgs
+    return ([{"role": "system", "content": system}] + msgs) if system else msgs
 
 
 def format_prompt(tokenizer: Any, user_template: str, prefix_template: str, fields: dict[str, str], chat: bool,
-                  sep: str = "\n") -> tuple[str, bool]:
+                  sep: str = "\n", system: str | None = SYSTEM_MESSAGE) -> tuple[str, bool]:
     """The prompt text and whether special tokens must be added when tokenising it."""
     user = user_template.format(**fields)
     if not chat:
@@ -96,10 +97,16 @@ def format_prompt(tokenizer: Any, user_template: str, prefix_template: str, fiel
     if getattr(tokenizer, "chat_template", None) is None:
         raise ValueError("this task uses the chat template but the tokenizer has none")
     try:
-        text = tokenizer.apply_chat_template(_messages(user, True), tokenize=False, add_generation_prompt=True)
+        text = tokenizer.apply_chat_template(_messages(user, system), tokenize=False, add_generation_prompt=True)
     except Exception:  # templates that refuse a system turn (HELMET retries without it)
-        text = tokenizer.apply_chat_template(_messages(user, False), tokenize=False, add_generation_prompt=True)
+        text = tokenizer.apply_chat_template(_messages(user, None), tokenize=False, add_generation_prompt=True)
     return text, False
+
+
+def completion_output(generated: str, prefix_template: str, fields: dict[str, str], chat: bool) -> str:
+    """The text HELMET scores: without a chat template the answer prefix the prompt ended with is prepended to the
+    generation (eval.py), so "Answer:" + " Paris" is parsed like a chat model's "Answer: Paris"."""
+    return generated if chat else prefix_template.format(**fields) + generated
 
 
 def encode(tokenizer: Any, text: str, add_special_tokens: bool) -> list[int]:
@@ -141,8 +148,16 @@ def cut_context_end(tokenizer: Any, context: str, n_tokens: int) -> str:
 
 
 def truncate_document(tokenizer: Any, text: str, max_tokens: int, postfix: str = TRUNCATION_POSTFIX) -> str:
-    """Keep the first `max_tokens` tokens of a document (postfix included), HELMET's `truncate_llama2` with the
-    evaluated model's tokenizer instead of Llama-2's."""
+    """HELMET's `truncate_llama2`: if the document has more than `max_tokens` tokens (counted with special tokens, as
+    HELMET's `tokenizer(context)` does), keep it up to the end of token `max_tokens - len(tokenizer(postfix))` and
+    append the postfix. HELMET uses Llama-2's tokenizer for every model; pass that one to reproduce it exactly."""
+    if getattr(tokenizer, "is_fast", False):
+        enc = tokenizer(text, return_offsets_mapping=True)
+        if len(enc["input_ids"]) <= max_tokens:
+            return text
+        sep = len(tokenizer(postfix)["input_ids"])
+        idx = max(0, max_tokens - sep)
+        return text[: enc["offset_mapping"][idx][1]] + postfix
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     if len(ids) <= max_tokens:
         return text

@@ -71,23 +71,44 @@ def _build(name: str, tok, length: int, cfg: EvalConfig) -> tuple[TaskSpec, list
     if name in icl.ICL_DATASETS:
         return icl.icl(name, root / "icl", tok, length, cfg.icl_num_samples, cfg.seed, new or 20, c)
     if name in longdoc.LONGDOC_DATASETS:
-        return longdoc.longdoc(name, root / "longdoc" / f"{name}.jsonl", tok, length, n, cfg.seed, cfg.shots, new)
+        return longdoc.longdoc(name, root / "longdoc" / f"{name}.jsonl", tok, length, n, cfg.seed, cfg.shots, new,
+                               doc_tokenizer=_doc_tokenizer(cfg.doc_tokenizer))
     raise KeyError(name)
+
+
+_DOC_TOKENIZERS: dict[str, Any] = {}
+
+
+def _doc_tokenizer(name: str) -> Any | None:
+    """HELMET cuts QA/Summ documents with Llama-2's tokenizer for every model; `doc_tokenizer` names it (or '')."""
+    if not name:
+        return None
+    if name not in _DOC_TOKENIZERS:
+        from transformers import AutoTokenizer
+
+        _DOC_TOKENIZERS[name] = AutoTokenizer.from_pretrained(name)
+    return _DOC_TOKENIZERS[name]
 
 
 TASKS: dict[str, Callable] = {k: _build for k in (
     *GENERATED, *rag.RAG_DATASETS, "msmarco_rerank", *icl.ICL_DATASETS, *longdoc.LONGDOC_DATASETS)}
 
 
-def stop_ids(tokenizer: Any, newline: bool) -> list[int]:
-    """EOS (and every token that decodes to something starting with a newline when `newline`)."""
-    ids = [i for i in (tokenizer.eos_token_id,) if i is not None]
+def stop_ids(tokenizer: Any, newline: bool, model: Any = None) -> list[int]:
+    """HELMET's HFModel stop tokens: the model's generation_config EOS id(s) (else the tokenizer's EOS) and, when
+    `newline`, the ids of the tokens "\\n", "Ċ", "ĊĊ", "<0x0A>" (a single or double newline, nothing else)."""
+    gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if gen_eos is None:
+        gen_eos = tokenizer.eos_token_id
+    ids = [i for i in (gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos]) if i is not None]
     if newline:
-        for tok, i in tokenizer.get_vocab().items():
-            text = tokenizer.convert_tokens_to_string([tok])
-            if text.startswith("\n"):
+        vocab = tokenizer.get_vocab()
+        unk = getattr(tokenizer, "unk_token_id", None)
+        for tok in ("\n", "Ċ", "ĊĊ", "<0x0A>"):
+            i = vocab.get(tok)
+            if i is not None and i != unk:
                 ids.append(i)
-    return sorted(set(ids))
+    return sorted(set(int(i) for i in ids))
 
 
 def evaluate_task(model: Any, tokenizer: Any, spec: TaskSpec, items: list[EvalItem], length: int, cfg: EvalConfig,
@@ -96,7 +117,7 @@ def evaluate_task(model: Any, tokenizer: Any, spec: TaskSpec, items: list[EvalIt
     budget = length - spec.max_new_tokens
     encoded = [P.build_input_ids(tokenizer, spec.user_template, spec.prefix_template, it.fields, spec.chat, budget,
                                  spec.sep) for it in items]
-    stops = stop_ids(tokenizer, spec.stop_newline)
+    stops = stop_ids(tokenizer, spec.stop_newline, model)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
     order = sorted(range(len(items)), key=lambda i: len(encoded[i][0]))  # similar lengths share a batch
     outputs: dict[int, str] = {}
@@ -108,7 +129,8 @@ def evaluate_task(model: Any, tokenizer: Any, spec: TaskSpec, items: list[EvalIt
                                   cfg.prefill_chunk)
         stats.add(st)
         for i, g in zip(idx, gen):
-            outputs[i] = tokenizer.decode(g, skip_special_tokens=True)
+            text = tokenizer.decode(g, skip_special_tokens=True)
+            outputs[i] = P.completion_output(text, spec.prefix_template, encoded[i][1], spec.chat)
         bar.update(len(idx))
     bar.close()
 
@@ -122,9 +144,15 @@ def evaluate_task(model: Any, tokenizer: Any, spec: TaskSpec, items: list[EvalIt
         data.append({"output": outputs[i], "parsed_output": parsed, "input_len": len(encoded[i][0]),
                      "answer": item.answers if not isinstance(item.answers, dict) else None,
                      "question": item.fields.get("question", item.fields.get("query", "")),
-                     **{k: v for k, v in item.extra.items() if k != "keypoints"}, "metrics": mets})
-    keys = data[0]["metrics"].keys() if data else []
-    averaged = {k: 100 * sum(d["metrics"][k] for d in data) / len(data) for k in keys}
+                     **{k: v for k, v in item.extra.items() if k not in ("keypoints", "summary_long")},
+                     "metrics": mets})
+    # every metric is averaged over the items that have it (HELMET's judge scripts skip items whose judge call or
+    # JSON parse failed); x100 like HELMET's averaged_metrics
+    keys = list(dict.fromkeys(k for d in data for k in d["metrics"]))
+    averaged = {}
+    for k in keys:
+        vals = [d["metrics"][k] for d in data if k in d["metrics"]]
+        averaged[k] = 100 * sum(vals) / len(vals)
     main = "judge_score" if use_judge else spec.main_metric
     averaged["main_metric"] = main  # name of the column the category averages (a string: skipped by the tidy table)
     return {

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from prolong.eval import prompts as P
-from prolong.eval.tasks.icl import icl_item, label_ids
+from prolong.eval.tasks.icl import balance_labels, icl_item, label_ids
 from prolong.eval.tasks.recall import _json_kv_fields, _needles_fields, _passkey_fields
 from prolong.eval.words import ADJECTIVES, COLORS, NOUNS, PEOPLE, PLACES, VERBS, essay_sentence
 
@@ -266,7 +266,8 @@ def tiny_instructions(seed: int = 0, n_per_task: int = 20) -> list[dict[str, Any
             gold)
         for name in ICL_SPECS:
             rows, n_labels = label_ids(icl_rows(name, 40, rng))
-            ctx, ans = icl_item(rows[0]["text"], rows[0]["label"], rows[1:], 12, n_labels, seed)
+            demos = balance_labels(rows[1:], 12, rng.randrange(2**31))  # varied demos for training diversity
+            ctx, ans = icl_item(rows[0]["text"], rows[0]["label"], demos, n_labels, seed)
             add(name, P.ICL_USER, P.ICL_PREFIX, {"context": ctx, "question": rows[0]["text"]}, ans)
         r = longdoc_rows("narrativeqa", world, 1, rng, n_sent=10)[0]
         add("narrativeqa", P.NARRATIVEQA_USER, "", {"demos": "", "context": r["context"],

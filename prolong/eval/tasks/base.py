@@ -47,6 +47,22 @@ def stable_seed(text: str, offset: int = 0) -> int:
     return (int(hashlib.sha256(text.encode("utf-8")).hexdigest(), 16) + offset) % 2**31
 
 
+def hf_permutation(n: int, seed: int) -> list[int]:
+    """The order `datasets.Dataset.shuffle(seed=seed)` puts `n` rows in (numpy's default_rng(seed).permutation), so
+    HELMET's `data.shuffle(seed=...).select(range(k))` is reproduced exactly on a file in the same row order."""
+    import numpy as np
+
+    return [int(i) for i in np.random.default_rng(seed).permutation(n)]
+
+
+def hf_shuffle_select(rows: list, k: int | None, seed: int) -> list:
+    """HELMET's `data.shuffle(seed=seed).select(range(min(k, len(data))))`."""
+    order = hf_permutation(len(rows), seed)
+    if k is not None:
+        order = order[: min(k, len(rows))]
+    return [rows[i] for i in order]
+
+
 def n_tokens(tokenizer: Any, text: str) -> int:
     return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from prolong.eval import prompts as P
-from prolong.eval.tasks.base import TaskSpec, fit_count, stable_seed
+from prolong.eval.tasks.base import TaskSpec, fit_count, hf_permutation, stable_seed
 from prolong.io import iter_jsonl
 
 
@@ -27,20 +27,20 @@ def sample_items(rows: list[dict], n: int | None, seed: int, key: str) -> list[d
     return [r for r in rows if str(r[key]) in chosen]
 
 
-def pick_demos(pool: list[dict], shots: int, item_key: str, key: str) -> list[dict]:
-    """`shots` demos for one test item: the pool shuffled with a seed derived from the item's key (sha256), the item
-    itself and duplicate keys dropped (HELMET's `drop_duplicates`)."""
+def pick_demos(pool: list[dict], shots: int, item_key: str, key: str, exclude_item: bool = True) -> list[dict]:
+    """`shots` demos for one test item, as HELMET's `load_qa` / `load_msmarco_rerank`: (optionally) the item itself
+    removed from the pool first (`demos.filter(x[key] != sample[key])`), then `shuffle(seed=sha256(key) % 2**31)`
+    (HF datasets' permutation), duplicates of a key dropped (first kept), the first `shots` taken."""
     if shots <= 0:
         return []
-    order = list(pool)
-    random.Random(stable_seed(item_key)).shuffle(order)
-    out, seen = [], {item_key}
-    for d in order:
-        k = str(d[key])
+    cand = [d for d in pool if str(d[key]) != item_key] if exclude_item else list(pool)
+    out, seen = [], set()
+    for i in hf_permutation(len(cand), stable_seed(item_key)):
+        k = str(cand[i][key])
         if k in seen:
             continue
         seen.add(k)
-        out.append(d)
+        out.append(cand[i])
         if len(out) == shots:
             break
     return out

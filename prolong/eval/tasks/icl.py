@@ -1,9 +1,13 @@
-"""ICL: many-shot classification (TREC coarse/fine, NLU, Banking77, Clinc150), HELMET's `load_icl`.
+"""ICL: many-shot classification (TREC coarse/fine, NLU, Banking77, Clinc150), HELMET's `load_icl` (data.py).
 
-Files: `<name>_train.jsonl` and `<name>_test.jsonl`, one {"text": str, "label": int | str} per line. Integer labels
-are class ids; string labels get ids in sorted order. For every test item, label names are replaced by integers
-shuffled with a seed derived from the item's text (sha256 + seed), and the demonstrations are label-balanced
-(round robin over labels, shuffled within each round), exactly as HELMET's `balance_labels`.
+Files: `<name>_train.jsonl` and `<name>_test.jsonl`, one {"text": str, "label": int | str} per line, in the row order
+of the HF datasets HELMET loads (integer labels are the ClassLabel ids). As in HELMET (`*shot_balance` datasets):
+- the demonstrations are label-balanced (`balance_labels`: rounds of one sample per label, shuffled within each
+  round) drawn with `random.Random(seed)` from the *global* seed, so every test item sees the same demonstrations;
+- label ids are replaced by a permutation of `range(num_labels)` shuffled with a per-item seed
+  (sha256(text) + seed) mod 2**31;
+- the test items are `test.shuffle(seed).select(range(n))` (HF datasets' permutation, no label balancing);
+- the score is EM / F1 / SubEM of the output parsed after "label:" only (no raw-output scoring).
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from pathlib import Path
 
 from prolong.eval import prompts as P
 from prolong.eval.metrics import calculate_metrics, parse_output
-from prolong.eval.tasks.base import EvalItem, TaskSpec, stable_seed
+from prolong.eval.tasks.base import EvalItem, TaskSpec, hf_shuffle_select, stable_seed
 from prolong.eval.tasks.common import choose_count, read_jsonl
 
 ICL_DATASETS = ("icl_trec_coarse", "icl_trec_fine", "icl_nlu", "icl_banking77", "icl_clinc150")
+# HELMET's num_labels per dataset (the size of the label permutation, whatever labels the files happen to contain)
+NUM_LABELS = {"icl_trec_coarse": 6, "icl_trec_fine": 50, "icl_nlu": 68, "icl_banking77": 77, "icl_clinc150": 151}
 
 
 def balance_labels(data: list[dict], shots: int, seed: int) -> list[dict]:
@@ -40,22 +46,26 @@ def balance_labels(data: list[dict], shots: int, seed: int) -> list[dict]:
     return [x for r in new for x in r][:shots]
 
 
-def label_ids(rows: list[dict]) -> tuple[list[dict], int]:
-    """Rows with integer labels and the number of labels."""
+def label_ids(rows: list[dict], num_labels: int | None = None) -> tuple[list[dict], int]:
+    """Rows with integer labels and the number of labels (HELMET's fixed count for integer labels when given)."""
     labels = [r["label"] for r in rows]
     if all(isinstance(l, int) for l in labels):
-        return rows, max(labels) + 1
+        return rows, max(num_labels or 0, max(labels) + 1)
     names = sorted({str(l) for l in labels})
     ix = {n: i for i, n in enumerate(names)}
     return [{**r, "label": ix[str(r["label"])]} for r in rows], len(names)
 
 
-def icl_item(text: str, label: int, train: list[dict], shots: int, num_labels: int, seed: int) -> tuple[str, str]:
-    """(context of demonstrations, gold answer) for one test item."""
-    local = (stable_seed(text) + seed) % 2**31
-    demos = balance_labels(train, shots, local)
+def label_mapping(text: str, num_labels: int, seed: int) -> list[int]:
+    """HELMET: `random.seed(local_seed); random.shuffle(list(range(num_labels)))`, local_seed from the item's text."""
     mapping = list(range(num_labels))
-    random.Random(local).shuffle(mapping)
+    random.Random((stable_seed(text) + seed) % 2**31).shuffle(mapping)
+    return mapping
+
+
+def icl_item(text: str, label: int, demos: list[dict], num_labels: int, seed: int) -> tuple[str, str]:
+    """(context of demonstrations, gold answer) for one test item; `demos` are shared by all items."""
+    mapping = label_mapping(text, num_labels, seed)
     context = "\n\n".join(P.ICL_ITEM.format(text=d["text"], label=str(mapping[d["label"]])) for d in demos)
     return context, str(mapping[label])
 
@@ -70,19 +80,20 @@ def icl(name: str, data_dir: str | Path, tokenizer, length: int, num_samples: in
     data_dir = Path(data_dir)
     train_raw = read_jsonl(data_dir / f"{name}_train.jsonl")
     test_raw = read_jsonl(data_dir / f"{name}_test.jsonl")
-    both, num_labels = label_ids(train_raw + test_raw)
+    both, num_labels = label_ids(train_raw + test_raw, NUM_LABELS.get(name))
     train, test = both[: len(train_raw)], both[len(train_raw):]
     if num_samples is not None and len(test) > num_samples:
-        random.Random(seed).shuffle(test)
-        test = balance_labels(test, num_samples, seed)  # HELMET also balances the test labels
+        test = hf_shuffle_select(test, num_samples, seed)  # HELMET: test_data.shuffle(seed=seed).select(range(n))
     spec = TaskSpec(name, "ICL", P.ICL_USER, P.ICL_PREFIX, max_new_tokens, "exact_match", _score,
                     stop_newline=True)
     first = test[0]
     shots = choose_count(tokenizer, spec, length, count, 1 << 16,
-                         lambda k: {"context": icl_item(first["text"], first["label"], train, k, num_labels, seed)[0],
+                         lambda k: {"context": icl_item(first["text"], first["label"], balance_labels(train, k, seed),
+                                                        num_labels, seed)[0],
                                     "question": first["text"]})
+    demos = balance_labels(train, shots, seed)  # HELMET seeds balance_labels with the global seed: same for all
     items = []
     for r in test:
-        context, answer = icl_item(r["text"], r["label"], train, shots, num_labels, seed)
+        context, answer = icl_item(r["text"], r["label"], demos, num_labels, seed)
         items.append(EvalItem({"context": context, "question": r["text"]}, answer, {"shots": shots}))
     return spec, items

@@ -6,10 +6,16 @@ Files (one JSON object per line):
   narrativeqa.jsonl      {"context": str, "question": str, "answers": [str, ...]}
   infbench_qa.jsonl      InfiniteBench's own format {"id", "context", "input", "answer": [str], "options": []}
   infbench_mc.jsonl      same, "options": [4 strings], "answer": [the correct option's text]
-  multi_lexsum.jsonl     {"context": str (sources joined by blank lines), "summary": str, optional "keypoints": [str]}
+  multi_lexsum.jsonl     {"context": str (sources joined by blank lines) or "sources": [str], "summary" (or
+                         "summary/short"): str, "summary_long" (or "summary/long"): str, "keypoints" (or
+                         "summary/short_keypoints"): [str]} -- the judge needs the key points (recall) and the long
+                         summary (precision), as HELMET's eval_gpt4_summ.py
   infbench_sum.jsonl     InfiniteBench format; "answer": [reference summary]
 Demos (question/answer or summary only, never a document) come from `<name>_demo.jsonl` beside the file when present,
-else from other items.
+else from other items. Test items are HELMET's `shuffle(seed).select(range(n))`. The document is cut to HELMET's
+fixed token count (scripts/generate_configs.py): length - 200 - generation length for NarrativeQA and InfiniteBench,
+length - 300 - 400 for Multi-LexSum, with `truncate_llama2`'s rule; the whole prompt is then cut to
+length - generation length like every task.
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ from typing import Any
 
 from prolong.eval import prompts as P
 from prolong.eval.metrics import calculate_metrics, parse_output, score_raw_and_parsed
-from prolong.eval.tasks.base import EvalItem, TaskSpec, stable_seed
-from prolong.eval.tasks.common import prompt_len, read_jsonl
+from prolong.eval.tasks.base import EvalItem, TaskSpec, hf_shuffle_select, stable_seed
+from prolong.eval.tasks.common import read_jsonl
 
 LONGDOC_DATASETS = ("narrativeqa", "infbench_qa", "infbench_mc", "multi_lexsum", "infbench_sum")
 
@@ -35,11 +41,13 @@ def _rows(name: str, path: Path) -> list[dict[str, Any]]:
                         "answers": list(r["answers"])})
         elif name == "multi_lexsum":
             ctx = r["context"] if "context" in r else "\n\n".join(r["sources"])
-            out.append({"id": str(r.get("id", i)), "context": ctx, "question": "", "answers": [r["summary"]],
-                        "keypoints": r.get("keypoints")})
+            short = r["summary"] if "summary" in r else r["summary/short"]
+            out.append({"id": str(r.get("id", i)), "context": ctx, "question": "", "answers": [short],
+                        "keypoints": r.get("keypoints", r.get("summary/short_keypoints")),
+                        "summary_long": r.get("summary_long", r.get("summary/long"))})
         else:  # InfiniteBench
             row = {"id": str(r.get("id", i)), "context": r["context"], "question": r.get("input", ""),
-                   "answers": list(r["answer"])}
+                   "answers": list(r["answer"]), "keypoints": r.get("keypoints")}
             if name == "infbench_mc":
                 opts = list(r["options"])
                 letter = chr(ord("A") + opts.index(r["answer"][0]))
@@ -75,8 +83,9 @@ def _spec(name: str, max_new_tokens: int | None) -> TaskSpec:
         def score(output, item):
             return score_raw_and_parsed(output, item.answers, P.QA_PREFIX)
 
-        return TaskSpec(name, "QA", user, P.QA_PREFIX, max_new_tokens or 100, "rougeL_f1", score, chat=True,
-                        judged=name == "narrativeqa")
+        # HELMET generate_configs.py: NarrativeQA 100 new tokens, InfiniteBench QA 10
+        return TaskSpec(name, "QA", user, P.QA_PREFIX, max_new_tokens or (100 if name == "narrativeqa" else 10),
+                        "rougeL_f1", score, chat=True, judged=name == "narrativeqa")
     if name == "infbench_mc":
         def score_mc(output, item):
             # HELMET's choice_post_process: EM on raw/parsed, substring match only for "A. option text"
@@ -101,28 +110,34 @@ def _spec(name: str, max_new_tokens: int | None) -> TaskSpec:
                     "rougeL_f1", score_sum, chat=True, sep="\n\n", judged=True)
 
 
+def doc_tokens(name: str, length: int, max_new_tokens: int) -> int:
+    """HELMET's document budget (generate_configs.py `name_postfix`): Multi-LexSum length - 300 - 400, the others
+    length - 200 - generation length (NarrativeQA at 128K: 130772)."""
+    return length - 300 - max_new_tokens if name == "multi_lexsum" else length - 200 - max_new_tokens
+
+
 def longdoc(name: str, path: str | Path, tokenizer, length: int, num_samples: int | None, seed: int = 42,
-            shots: int = 2, max_new_tokens: int | None = None) -> tuple[TaskSpec, list[EvalItem]]:
+            shots: int = 2, max_new_tokens: int | None = None,
+            doc_tokenizer=None) -> tuple[TaskSpec, list[EvalItem]]:
+    """`doc_tokenizer` cuts the documents (HELMET: Llama-2's tokenizer for every model); default: `tokenizer`."""
     path = Path(path)
     rows = _rows(name, path)
     demo_file = path.with_name(f"{name}_demo.jsonl")
     pool = _rows(name, demo_file) if demo_file.is_file() else rows
-    test = list(rows)
-    if num_samples is not None and len(test) > num_samples:
-        test = random.Random(seed).sample(test, num_samples)
+    test = hf_shuffle_select(rows, num_samples, seed)
     spec = _spec(name, max_new_tokens)
     if getattr(tokenizer, "chat_template", None) is None:
         spec.chat = False  # a base model without a template: plain prompt + answer prefix (recorded in args)
+    budget = max(doc_tokens(name, length, spec.max_new_tokens), 1)
     items = []
     for r in test:
         others = [d for d in pool if pool is not rows or d["id"] != r["id"]]
         rng = random.Random(stable_seed(r["id"], seed))
         demos = rng.sample(others, min(shots, len(others))) if shots else []
-        fields = {"demos": _demos(name, demos), "context": "", "question": r["question"]}
+        fields = {"demos": _demos(name, demos), "question": r["question"],
+                  "context": P.truncate_document(doc_tokenizer or tokenizer, r["context"], budget)}
         if "options" in r:
             fields["options"] = r["options"]
-        # document budget: input length minus generation minus everything around the document
-        budget = length - spec.max_new_tokens - prompt_len(tokenizer, spec, fields)
-        fields["context"] = P.truncate_document(tokenizer, r["context"], max(budget, 0))
-        items.append(EvalItem(fields, r["answers"], {"id": r["id"], "keypoints": r.get("keypoints")}))
+        items.append(EvalItem(fields, r["answers"], {"id": r["id"], "keypoints": r.get("keypoints"),
+                                                     "summary_long": r.get("summary_long")}))
     return spec, items

@@ -51,8 +51,9 @@ def json_kv(tokenizer, length: int, num_samples: int, seed: int = 42, shots: int
     def score(output: str, item: EvalItem):
         return score_raw_and_parsed(output, item.answers, P.JSON_KV_PREFIX, with_rouge=False)
 
+    # HELMET's recall configs run with stop_new_line: false (JSON KV included)
     spec = TaskSpec("json_kv", "Recall", P.JSON_KV_USER, P.JSON_KV_PREFIX, max_new_tokens,
-                    "substring_exact_match", score, stop_newline=True)
+                    "substring_exact_match", score)
     n = _size(tokenizer, spec, length, lambda n, r, i: _json_kv_fields(n, r, i, shots)[0], count)
     items = []
     for i in range(num_samples):

@@ -40,13 +40,20 @@ def msmarco(path: str | Path, tokenizer, length: int, num_samples: int | None, s
     demo_file = path.with_name("msmarco_demo.jsonl")
     pool = read_jsonl(demo_file) if demo_file.is_file() else rows
     test = sample_items(rows, num_samples, seed, "qid")
+    # HELMET: with many demos (> 2x the test items) every sampled test query is removed from the pool once;
+    # otherwise each item's own query is removed before its demos are shuffled
+    global_filter = len(pool) > 2 * len(test)
+    if global_filter:
+        test_qids = {str(r["qid"]) for r in test}
+        pool = [d for d in pool if str(d["qid"]) not in test_qids]
 
     def score(output: str, item: EvalItem):
         return rerank_metrics(output, item.answers)
 
     spec = TaskSpec("msmarco_rerank", "Re-rank", P.RERANK_USER, P.RERANK_PREFIX, max_new_tokens, "NDCG@10", score,
                     stop_newline=True)
-    demo_texts = [_demo_text(pick_demos(pool, shots, str(r["qid"]), "qid"), demo_passages) for r in test]
+    demo_texts = [_demo_text(pick_demos(pool, shots, str(r["qid"]), "qid", not global_filter), demo_passages)
+                  for r in test]
     first = test[0]
     k = choose_count(tokenizer, spec, length, count, len(first["ctxs"]),
                      lambda k: {"demos": demo_texts[0], "context": _passages(first["ctxs"][:k]),
