@@ -1,0 +1,5 @@
+import sys
+
+from prolong.train.cli import cli
+
+sys.exit(cli())

@@ -1,0 +1,329 @@
+"""The training loop of a stage (Stage 1 at 64K, Stage 2 at 512K): one code path for a tiny CPU model and for
+Llama-3-8B-Instruct on H100 nodes; only the params differ.
+
+    run = train(TrainParams.from_yaml("params/tiny/stage1.yaml"))
+
+One optimizer step, on every rank:
+  1. draw micro_batch_size x grad_accum packed sequences of this rank from the mixture stream, group them into
+     micro-batches and order those by attention cost (sum of squared document lengths, Table 15)
+  2. all-reduce the number of target tokens of the whole step (all micro-batches, all ranks): n_step
+  3. for each micro-batch: forward (document-masked attention, block-wise loss) -> loss_sum; backward of
+     loss_sum * world_size / n_step (DDP/FSDP average gradients over ranks, so the world_size cancels and the step's
+     gradient is exactly that of the mean loss over its n_step target tokens, whatever each rank's share)
+  4. clip the global gradient norm, AdamW step at the scheduled LR, log, checkpoint every N steps
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+
+from prolong import paths
+from prolong.model.build import CausalLMWithLoss, build_model, check_vocab, resolve_model_path
+from prolong.runs import Run
+from prolong.train.batching import MicroBatch, make_micro_batch, order_by_attention_cost
+from prolong.train.checkpoint import clear_partial, latest_checkpoint, load_checkpoint, save_checkpoint
+from prolong.train.config import OptimConfig, TrainParams, lr_at, warmup_steps
+from prolong.train.distributed import (all_reduce_sum, gather_objects, is_ddp, on_main_then_all,
+                                       setup_distributed)
+from prolong.train.flops import flops_per_step, n_flop_params
+
+MODEL_DIR = "model"  # the final model of a run, Hugging Face format (next stage's init_from, evaluation)
+
+
+class Stream(Protocol):
+    """A rank's resumable iterator of PackedSequences (prolong.data.mixing.MixtureStream)."""
+
+    def __next__(self) -> Any: ...
+    def state_dict(self) -> dict: ...
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+StreamFactory = Callable[[int, int], Stream]  # (dp_rank, dp_size) -> stream
+
+
+@dataclass
+class DataSetup:
+    """What the loop needs from the data side."""
+
+    stream_factory: StreamFactory
+    vocab_size: int | None = None
+    "tokenizer vocabulary size (checked against the model's embedding)"
+    tokenizer_path: str | None = None
+    "saved next to the final model"
+
+
+# ---- set-up helpers --------------------------------------------------------------------------------------------------
+
+def build_data(params: TrainParams, acc: Accelerator) -> DataSetup:
+    """The mixture stream and tokenizer of a stage from its params (prolong.data)."""
+    from prolong.data.config import resolve_data_path
+    from prolong.data.mixing import MixtureStream
+    from prolong.data.tokenizer import load_tokenizer, tokenizer_identity
+
+    tok_path = params.data.tokenizer
+    if params.data.build_tiny:
+        from prolong.data import build_tiny_data
+
+        tiny = on_main_then_all(acc, build_tiny_data)
+        tok_path = tok_path or str(tiny.tokenizer)
+    if tok_path is None and params.model.pretrained is not None:
+        tok_path = str(resolve_model_path(params.model.pretrained))  # the checkpoint's own tokenizer
+    if tok_path is None:
+        raise ValueError("data.tokenizer is not set and there is no model.pretrained to take the tokenizer from")
+    resolved = str(resolve_data_path(tok_path))
+    tokenizer = load_tokenizer(resolved)
+    identity = tokenizer_identity(tokenizer, resolved)
+    mixture = params.data.mixture_path()
+
+    def factory(dp_rank: int, dp_size: int) -> Stream:
+        return MixtureStream.from_yaml(mixture, params.data.seq_len, params.data.seed, dp_rank, dp_size,
+                                       tokenizer=identity)
+
+    return DataSetup(factory, vocab_size=len(tokenizer), tokenizer_path=resolved)
+
+
+def resolve_run_dir(ref: str) -> Path:
+    """'<experiment>/<run>' under the run store, or a run directory path."""
+    p = Path(ref).expanduser()
+    candidates = [p] if p.is_absolute() else [paths.runs_dir() / ref, Path.cwd() / ref]
+    for c in candidates:
+        if (c / "run.json").is_file():
+            return c
+    raise FileNotFoundError(f"init_from {ref!r}: no run directory at {candidates[0]} (expected '<experiment>/<run>' "
+                            f"of a finished run under {paths.runs_dir()})")
+
+
+def make_optimizer(model: torch.nn.Module, optim: OptimConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (norm weights and biases are not decayed)."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.ndim >= 2 else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps)
+
+
+def reset_hyperparameters(optimizer: torch.optim.Optimizer, optim: OptimConfig) -> None:
+    """After loading another stage's optimizer state: keep its moments, take this stage's hyperparameters."""
+    for i, group in enumerate(optimizer.param_groups):
+        group.update(lr=optim.lr, initial_lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps,
+                     weight_decay=optim.weight_decay if i == 0 else 0.0)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def peak_memory_gib(device: torch.device) -> float:
+    """Peak allocated CUDA memory, or the process's peak resident memory on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
+
+
+def quiet() -> bool:
+    return os.environ.get("PROLONG_QUIET") == "1" or not sys.stderr.isatty()
+
+
+def save_final_model(acc: Accelerator, net: torch.nn.Module, out: Path, tokenizer_path: str | None) -> None:
+    """The trained model in Hugging Face format (written to a temp dir, then renamed)."""
+    state = acc.get_state_dict(net)  # full state dict (gathered on rank 0 under FSDP)
+    if acc.is_main_process:
+        import shutil
+
+        lm = acc.unwrap_model(net).lm
+        tmp = out.parent / f".tmp-{out.name}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        lm.save_pretrained(tmp, state_dict={k.removeprefix("lm."): v for k, v in state.items()})
+        if tokenizer_path is not None:
+            from prolong.data.tokenizer import load_tokenizer
+
+            load_tokenizer(tokenizer_path).save_pretrained(tmp)
+        shutil.rmtree(out, ignore_errors=True)
+        os.replace(tmp, out)
+    acc.wait_for_everyone()
+
+
+# ---- one optimizer step ----------------------------------------------------------------------------------------------
+
+def forward_backward(acc: Accelerator, net: torch.nn.Module, micro_batches: list[MicroBatch]) -> dict[str, float]:
+    """Accumulate the gradient of the step's mean loss over this rank's micro-batches. Returns the step's global mean
+    loss and global counts (targets, tokens, attended pairs)."""
+    local = torch.tensor([sum(mb.n_targets for mb in micro_batches),
+                          sum(mb.input_ids.numel() for mb in micro_batches),
+                          sum(mb.attended_pairs for mb in micro_batches)], dtype=torch.float64)
+    n_targets, n_tokens, pairs = all_reduce_sum(acc, local).tolist()
+    # world_size / n_targets: DDP and FSDP average the ranks' gradients, so this yields d(sum of losses)/n_targets.
+    scale = acc.num_processes / max(n_targets, 1.0)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=acc.device)
+    for i, mb in enumerate(micro_batches):
+        last = i == len(micro_batches) - 1
+        with nullcontext() if (last or not is_ddp(acc)) else acc.no_sync(net):
+            mb_loss, _ = net(**mb.model_inputs(acc.device))
+            acc.backward(mb_loss * scale)
+        loss_sum += mb_loss.detach().double()
+    loss = all_reduce_sum(acc, loss_sum).item() / max(n_targets, 1.0)
+    return {"loss": loss, "n_targets": int(n_targets), "n_tokens": int(n_tokens), "attended_pairs": int(pairs)}
+
+
+def train_step(acc: Accelerator, net: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               micro_batches: list[MicroBatch], lr: float, grad_clip: float) -> dict[str, float]:
+    """One optimizer step: forward/backward over the micro-batches, clip the global gradient norm, AdamW at `lr`."""
+    out = forward_backward(acc, net, micro_batches)
+    grad_norm = acc.clip_grad_norm_(net.parameters(), grad_clip if grad_clip > 0 else math.inf)
+    set_lr(optimizer, lr)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return {**out, "grad_norm": float(grad_norm)}
+
+
+def next_micro_batches(stream: Iterator, n_micro: int, micro_size: int, doc_masking: bool
+                       ) -> tuple[list[MicroBatch], dict[str, int]]:
+    """This rank's micro-batches of one step (ordered by attention cost) and its tokens per domain."""
+    seqs = [next(stream) for _ in range(n_micro * micro_size)]
+    groups = order_by_attention_cost([seqs[i * micro_size:(i + 1) * micro_size] for i in range(n_micro)])
+    domains: dict[str, int] = {}
+    for s in seqs:
+        domains[s.domain] = domains.get(s.domain, 0) + len(s.input_ids)
+    return [make_micro_batch(g, doc_masking) for g in groups], domains
+
+
+# ---- the loop ----------------------------------------------------------------------------------------------------------
+
+def train(params: TrainParams, run_name: str | None = None, max_steps: int | None = None, *,
+          data: DataSetup | None = None, on_step: Callable[[int, dict], None] | None = None) -> Run:
+    """Run (or resume) one stage. `max_steps` stops early after that step (with a checkpoint) without changing the
+    schedule; running again continues. `data` replaces the params' data (tests); `on_step(step, record)` is called
+    after every logged step (tests use it to simulate a crash)."""
+    p, t = params, params.train
+    acc = setup_distributed(t.precision)
+    name = run_name or p.run_name()
+    run_params = {**p.to_dict(), "name": name}
+    run = on_main_then_all(acc, lambda: Run.open(p.experiment, name, run_params))
+    try:
+        return _train(acc, p, run, max_steps, data, on_step)
+    except BaseException as err:
+        if acc.is_main_process:
+            run.set_status("failed", f"{type(err).__name__}: {err}")
+        raise
+
+
+def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, data: DataSetup | None,
+           on_step: Callable[[int, dict], None] | None) -> Run:
+    t = p.train
+    ckpt_root = run.path / "checkpoints"
+    clear_partial(acc, ckpt_root)
+    resume_from = latest_checkpoint(ckpt_root)
+    if resume_from is not None and resume_from.name == f"step_{t.steps:06d}" and (run.path / MODEL_DIR).is_dir():
+        if acc.is_main_process:
+            run.set_status("done")
+            print(f"{run.path}: already trained ({t.steps} steps)")
+        return run
+
+    world = acc.num_processes
+    per_rank, rem = divmod(t.batch_size, world)
+    if rem or per_rank % t.micro_batch_size:
+        raise ValueError(f"train.batch_size {t.batch_size} does not split into {world} ranks x micro-batches of "
+                         f"{t.micro_batch_size}")
+    n_micro = per_rank // t.micro_batch_size
+
+    set_seed(t.seed)
+    data = data or build_data(p, acc)
+    init_run = resolve_run_dir(t.init_from) if t.init_from else None
+    init_path = None
+    if init_run is not None:
+        init_path = init_run / MODEL_DIR
+        if not init_path.is_dir():
+            raise FileNotFoundError(f"init_from {t.init_from}: {init_path} not found (the run has not finished)")
+    lm = build_model(p.model, vocab_size=data.vocab_size, init_path=init_path)
+    if data.vocab_size is not None:
+        check_vocab(data.vocab_size, lm)
+    n_params = n_flop_params(lm)
+    cfg = lm.config
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    net = CausalLMWithLoss(lm, block_size=p.model.loss_block_size)
+    optimizer = make_optimizer(net, p.optim)
+    net, optimizer = acc.prepare(net, optimizer)
+    stream = data.stream_factory(acc.process_index, world)
+
+    step, tokens_per_domain, elapsed = 0, {}, 0.0
+    if resume_from is not None:
+        state, data_state = load_checkpoint(acc, resume_from)
+        stream.load_state_dict(data_state)
+        step, tokens_per_domain, elapsed = state["step"], state["tokens_per_domain"], state.get("elapsed_s", 0.0)
+        if acc.is_main_process:
+            run.truncate_log(step)
+            run.set_status("running", f"resumed from {resume_from.name}")
+    elif init_run is not None and t.load_optimizer:
+        src = latest_checkpoint(init_run / "checkpoints")
+        if src is None:
+            raise FileNotFoundError(f"init_from {t.init_from}: no checkpoint with optimizer state under "
+                                    f"{init_run / 'checkpoints'}")
+        load_checkpoint(acc, src)  # model (same weights as its final model) and AdamW moments
+        reset_hyperparameters(optimizer, p.optim)  # ... and the LR schedule restarts at step 0
+        set_seed(t.seed)
+
+    stop = t.steps if max_steps is None else min(t.steps, max_steps)
+    bar = None
+    if acc.is_main_process and not quiet():
+        from tqdm import tqdm
+
+        bar = tqdm(total=t.steps, initial=step, desc=run.name, dynamic_ncols=True)
+    net.train()
+    while step < stop:
+        t0 = time.perf_counter()
+        micro_batches, domains = next_micro_batches(stream, n_micro, t.micro_batch_size, p.model.doc_masking)
+        lr = lr_at(step, p.optim, t.steps)
+        out = train_step(acc, net, optimizer, micro_batches, lr, p.optim.grad_clip)
+        step += 1
+        for rank_domains in gather_objects(acc, domains):
+            for d, n in rank_domains.items():
+                tokens_per_domain[d] = tokens_per_domain.get(d, 0) + n
+        dt = time.perf_counter() - t0
+        elapsed += dt
+        flops = flops_per_step(n_params, cfg.num_hidden_layers, cfg.num_attention_heads * head_dim,
+                               out["n_tokens"], out["attended_pairs"])
+        record = {
+            "step": step, "loss": out["loss"], "lr": lr, "grad_norm": out["grad_norm"],
+            "tokens": sum(tokens_per_domain.values()), "tokens_per_domain": dict(tokens_per_domain),
+            "n_targets": out["n_targets"], "tokens_per_s": out["n_tokens"] / dt,
+            "peak_mem_gib": peak_memory_gib(acc.device),
+            "mfu": flops / (dt * t.peak_flops_per_device * world), "step_time_s": dt, "elapsed_s": elapsed,
+        }
+        if acc.is_main_process:
+            run.log_step(record)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{out['loss']:.3f}", lr=f"{lr:.2e}", tok_s=f"{record['tokens_per_s']:.0f}")
+        if on_step is not None:
+            on_step(step, record)
+        if step % t.checkpoint_every == 0 or step == stop:
+            trainer_state = {"step": step, "tokens_per_domain": tokens_per_domain, "elapsed_s": elapsed,
+                             "scheduler": {"next_step": step, "steps": t.steps, "lr": lr,
+                                           "warmup_steps": warmup_steps(p.optim, t.steps),
+                                           "min_lr_ratio": p.optim.min_lr_ratio},
+                             "world_size": world}
+            save_checkpoint(acc, ckpt_root, step, trainer_state, stream.state_dict(), keep=t.keep_checkpoints)
+    if bar is not None:
+        bar.close()
+
+    if step >= t.steps:
+        save_final_model(acc, net, run.path / MODEL_DIR, data.tokenizer_path)
+        if acc.is_main_process:
+            run.set_status("done")
+    elif acc.is_main_process:
+        run.set_status("running", f"stopped at step {step} of {t.steps}; run again to continue")
+    return run

@@ -1,0 +1,39 @@
+"""params/paper/sft.yaml is the paper's SFT column (PAPER.md, "The recipe"); params/tiny/sft.yaml loads."""
+
+import yaml
+
+from prolong import paths
+from prolong.sft.config import SFTDataConfig
+
+PAPER = paths.PARAMS_DIR / "paper" / "sft.yaml"
+TINY = paths.PARAMS_DIR / "tiny" / "sft.yaml"
+
+
+def _load(path):
+    from prolong.train.config import TrainParams
+
+    return TrainParams.from_yaml(path)
+
+
+def test_paper_sft_matches_the_recipe():
+    p = _load(PAPER)
+    stage2 = yaml.safe_load((paths.PARAMS_DIR / "paper" / "stage2.yaml").read_text())
+    assert p.train.init_from == f"{stage2['experiment']}/{stage2['name']}"        # start from the Stage-2 checkpoint
+    assert p.data.seq_len == 65536 and p.data.mixture is None                     # packed to 64K
+    assert p.train.steps == 250 and p.train.batch_size == 64                       # 250 steps x (64 x 64K)
+    assert p.train.batch_size * p.data.seq_len == 4 * 2**20                        # 4M tokens per step
+    assert abs(p.train.steps * p.train.batch_size * p.data.seq_len / 1e9 - 1.0) < 0.05   # 1B tokens
+    assert p.optim.lr == 2e-5 and p.optim.warmup_fraction == 0.05 and p.optim.min_lr_ratio == 0.1
+    assert p.optim.betas == [0.9, 0.95] and p.optim.weight_decay == 0.1 and p.optim.grad_clip == 1.0
+    assert p.model.rope_theta == float(stage2["model"]["rope_theta"])             # inherited
+    assert p.train.checkpoint_every == 125 and p.train.precision == "bf16"
+    sft = p.data.sft
+    assert isinstance(sft, SFTDataConfig) and sft.proportions() == {"ultrachat": 1.0}   # short UltraChat only
+    assert sft.sources["ultrachat"].format == "ultrachat"
+
+
+def test_tiny_sft_params_load_with_the_ablation_switch_off():
+    p = _load(TINY)
+    assert p.data.sft.proportions() == {"instructions": 1.0}
+    assert "synthetic_long" in p.data.sft.sources
+    assert p.train.init_from == "stage2/tiny-stage2"
