@@ -102,8 +102,6 @@ def attention_cost(seqs: Sequence[PackedLike]) -> int:
 def order_by_attention_cost(micro_batches: list[list[PackedLike]]) -> list[list[PackedLike]]:
     """Reorder the micro-batches of one optimizer step, most attention work first (Table 15: every rank sorts the
     same way, so ranks run micro-batches of similar cost at the same time and wait less for each other)."""
-    try:  # the data engineer's helper, when present
-        from prolong.data.mixing import order_micro_batches  # type: ignore[attr-defined]
-    except ImportError:
-        return sorted(micro_batches, key=attention_cost, reverse=True)
-    return order_micro_batches(micro_batches)
+    from prolong.data.mixing import sort_micro_batches
+
+    return sort_micro_batches(micro_batches, key=attention_cost)

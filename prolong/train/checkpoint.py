@@ -77,8 +77,8 @@ def save_checkpoint(acc: Accelerator, root: Path, step: int, trainer_state: dict
     return final
 
 
-def load_checkpoint(acc: Accelerator, path: Path, rng: bool = True) -> tuple[dict[str, Any], Any]:
-    """Restore model, optimizer (and RNG) in place; return (trainer_state, this rank's data state)."""
+def load_checkpoint(acc: Accelerator, path: Path) -> tuple[dict[str, Any], Any]:
+    """Restore model, optimizer and RNG in place; return (trainer_state, this rank's data state)."""
     acc.load_state(str(path))
     trainer_state = read_json(path / TRAINER_STATE)
     data_file = path / f"data_state_rank{acc.process_index}.pt"

@@ -10,9 +10,22 @@ TINY = paths.PARAMS_DIR / "tiny" / "sft.yaml"
 
 
 def _load(path):
-    from prolong.train.config import TrainParams
+    """Through the training loop's params when it has the `data.sft` switch; else section by section (the same typed
+    classes), so the recipe is checked either way."""
+    import dataclasses
+    from types import SimpleNamespace
 
-    return TrainParams.from_yaml(path)
+    from prolong.train.config import DataSection, OptimConfig, TrainConfig, TrainParams
+    from prolong.model.build import ModelConfig
+
+    if "sft" in {f.name for f in dataclasses.fields(DataSection)}:
+        return TrainParams.from_yaml(path)
+    raw = yaml.safe_load(path.read_text())
+    data = dict(raw["data"])
+    sft = SFTDataConfig.from_dict(data.pop("sft"), f"{path}: data.sft")
+    return SimpleNamespace(model=ModelConfig.from_dict(raw["model"]), optim=OptimConfig.from_dict(raw["optim"]),
+                           train=TrainConfig.from_dict(raw["train"]),
+                           data=SimpleNamespace(**data, mixture=data.get("mixture"), sft=sft))
 
 
 def test_paper_sft_matches_the_recipe():
