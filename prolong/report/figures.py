@@ -54,7 +54,8 @@ def bars(frame: pd.DataFrame, title: str, path: Path, x: str = "metric", hue: st
     fig, panels = _panels(frame)
     for source, ax in panels:
         part = frame[frame["source"] == source]
-        sns.barplot(data=part, x=x, y="value", hue=hue, ax=ax, errorbar=None)
+        # bars are means over seeds; the black lines are one standard deviation (logged runs with several seeds)
+        sns.barplot(data=part, x=x, y="value", hue=hue, ax=ax, errorbar=("sd", 1), err_kws={"linewidth": 1})
         ax.set_title(f"{title} ({source})", fontsize=9)
         ax.set_xlabel("")
         ax.set_ylabel(ylabel)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from prolong import paths
 from prolong.report import figures
-from prolong.report.render import pivot, write_table
+from prolong.report.render import pivot, spread, write_table
 from prolong.results import captions
 
 CATEGORIES = ["Recall", "RAG", "Re-rank", "ICL", "QA", "Summ"]
@@ -48,15 +48,25 @@ def _tables(tidy: pd.DataFrame, table_id: str, out: Outputs) -> dict[str, pd.Dat
     return rendered
 
 
-def _long(rendered: dict[str, pd.DataFrame], metrics: list[str] | None = None) -> pd.DataFrame:
-    frames = [figures.long_form(t, s, [m for m in (metrics or t.columns[1:]) if m in t.columns])
-              for s, t in rendered.items() if not t.empty]
+def _long(rendered: dict[str, pd.DataFrame], metrics: list[str] | None = None,
+          tidy: pd.DataFrame | None = None, table_id: str = "") -> pd.DataFrame:
+    """Long form for figures: the paper's cells, and every seed of logged runs (so bars and lines get error bars)."""
+    frames = []
+    for source, table in rendered.items():
+        if table.empty:
+            continue
+        wanted = [m for m in (metrics or table.columns[1:]) if m in table.columns]
+        if source == "paper" or tidy is None:
+            frames.append(figures.long_form(table, source, wanted))
+        else:
+            frame = spread(tidy, table_id, source)
+            frames.append(frame[frame["metric"].isin(wanted)])
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["row", "metric", "value", "source"])
 
 
 def _category_bars(tidy: pd.DataFrame, table_id: str, out: Outputs, title: str, metrics: list[str]) -> list[Path]:
     rendered = _tables(tidy, table_id, out)
-    frame = _long(rendered, metrics)
+    frame = _long(rendered, metrics, tidy, table_id)
     if not frame.empty:
         out.written.append(figures.bars(frame, title, out.figures_dir / f"{table_id}.png"))
     return out.written
@@ -94,7 +104,7 @@ def t06_short_data_sources(tidy: pd.DataFrame, out: Outputs | None = None) -> li
 def t14_document_lengths(tidy: pd.DataFrame, out: Outputs | None = None) -> list[Path]:
     """Share of documents longer than 4K/8K/16K/32K tokens per short-data source."""
     out = out or Outputs()
-    frame = _long(_tables(tidy, "T14", out))
+    frame = _long(_tables(tidy, "T14", out), None, tidy, "T14")
     if not frame.empty:
         out.written.append(figures.bars(frame, "Documents longer than (%)", out.figures_dir / "T14.png",
                                         x="row", hue="metric", ylabel="% of documents"))
@@ -109,7 +119,7 @@ def t07_training_length(tidy: pd.DataFrame, out: Outputs | None = None) -> list[
 
 # ---- Section 5: SFT -----------------------------------------------------------------------------------------
 def _synthetic_share(tidy: pd.DataFrame, table_id: str, out: Outputs, title: str) -> list[Path]:
-    frame = _long(_tables(tidy, table_id, out))
+    frame = _long(_tables(tidy, table_id, out), None, tidy, table_id)
     if not frame.empty:
         frame["synthetic_percent"] = pd.to_numeric(frame["row"], errors="coerce")
         # log-like spacing of 0/1/3/10/50: plot against percent+1 on a log axis
@@ -146,22 +156,46 @@ t26_ruler_infbench = _table_only("T26")
 
 
 def t11_qa_summ_by_length(tidy: pd.DataFrame, out: Outputs | None = None) -> list[Path]:
-    """ProLong QA and Summ scores as the evaluation length grows."""
+    """ProLong QA and Summ scores as the evaluation length grows.
+
+    Logged runs carry per-length scores (`QA@1024`, ...); their table has one column per evaluated length."""
     out = out or Outputs()
     frame = _long(_tables(tidy, "T11", out))
+    for source in _sources(tidy, "T11"):
+        if source == "paper":
+            continue
+        table, long = _by_length(tidy, "T11", source, ["QA", "Summ"])
+        out.written += write_table(table, out.tables_dir, f"T11.{source}", f"T11 analog ({source}): QA and Summ by length")
+        frame = pd.concat([frame, long], ignore_index=True)
     if not frame.empty:
         frame["length_k"] = frame["metric"].str.rstrip("K").astype(float)  # columns are lengths: "32K" -> 32
+        ticks = {float(k): f"{k:g}K" for k in sorted(frame["length_k"].unique())}
         out.written.append(figures.lines(frame, "QA and Summ vs evaluation length", out.figures_dir / "T11.png",
                                          x="length_k", xlabel="evaluation length (log scale)", hue="row",
-                                         logx=True, xticklabels={float(k): f"{k:g}K" for k in frame["length_k"].unique()}))
+                                         logx=True, xticklabels=ticks))
     return out.written
+
+
+def _by_length(tidy: pd.DataFrame, table_id: str, source: str, tasks: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows `tasks`, one column per evaluated length, from scores named `<task>@<length>` (mean over runs)."""
+    rows = tidy[(tidy["experiment"] == table_id) & (tidy["source"] == source) & (tidy["dataset"] == "")]
+    parts = rows["metric"].str.extract(r"^(?P<task>[^@]+)@(?P<length>\d+)$")
+    rows = rows.assign(task=parts["task"], length=pd.to_numeric(parts["length"])).dropna(subset=["task"])
+    rows = rows[rows["task"].isin(tasks)]
+    rows = rows.assign(metric=(rows["length"] / 1024).map(lambda k: f"{k:g}K"))
+    means = rows.groupby(["task", "metric"])["value"].mean()
+    lengths = [f"{k:g}K" for k in sorted(rows["length"].unique() / 1024)]
+    table = pd.DataFrame([[t] + [f"{means[(t, L)]:.1f}" if (t, L) in means else "" for L in lengths] for t in tasks],
+                         columns=["task"] + lengths)
+    long = pd.DataFrame({"row": rows["task"], "metric": rows["metric"], "value": rows["value"], "source": source})
+    return table, long
 
 
 # ---- Appendix -----------------------------------------------------------------------------------------------
 def t15_throughput(tidy: pd.DataFrame, out: Outputs | None = None) -> list[Path]:
     """Training throughput at 64K: full attention, variable-length attention, + micro-batch reordering."""
     out = out or Outputs()
-    frame = _long(_tables(tidy, "T15", out), ["tokens_per_s_per_gpu"])
+    frame = _long(_tables(tidy, "T15", out), ["tokens_per_s_per_gpu"], tidy, "T15")
     if not frame.empty:
         out.written.append(figures.bars(frame, "Throughput at 64K", out.figures_dir / "T15.png", x="row",
                                         hue="metric", ylabel="tokens/s/GPU"))

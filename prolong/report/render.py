@@ -15,19 +15,35 @@ from prolong.results import read_published
 def pivot(tidy: pd.DataFrame, table_id: str, source: str = "paper") -> pd.DataFrame:
     """Rows of `table_id` from `source`, in the paper's column order and the rows' logged order.
 
-    Cells are strings (`display`): the published text for the paper, one decimal for logged runs. A metric a run did
-    not log is an empty cell. The first column holds the run label, under the paper's name for it."""
+    Cells are strings (`display`): the published text for the paper; for logged runs the mean over the runs that share
+    a label (seeds), one decimal. A metric a run did not log is an empty cell. The first column holds the row label,
+    under the paper's name for it."""
     header, _ = read_published(table_id)
     rows = tidy[(tidy["experiment"] == table_id) & (tidy["source"] == source) & (tidy["dataset"] == "")]
     if rows.empty:
         return pd.DataFrame(columns=list(header))
-    order = rows.groupby("run", sort=False)["order"].min().sort_values(kind="stable")
-    labels = rows.groupby("run", sort=False)["label"].first()
-    cells = rows.drop_duplicates(["run", "metric"], keep="last").set_index(["run", "metric"])["display"]
-    table = pd.DataFrame(
-        [[labels[run]] + [cells.get((run, m), "") for m in header[1:]] for run in order.index], columns=list(header)
-    )
-    return table.fillna("")
+    if source == "paper":
+        keys = rows.groupby("run", sort=False)["order"].min().sort_values(kind="stable").index
+        labels = rows.groupby("run", sort=False)["label"].first()
+        cells = rows.drop_duplicates(["run", "metric"], keep="last").set_index(["run", "metric"])["display"]
+        body = [[labels[k]] + [cells.get((k, m), "") for m in header[1:]] for k in keys]
+    else:  # seeds of one arm share a label: one row, the mean
+        keys = rows.groupby("label", sort=False)["order"].min().sort_values(kind="stable").index
+        means = rows.groupby(["label", "metric"])["value"].mean()
+        body = [[k] + [_fmt(means.get((k, m))) for m in header[1:]] for k in keys]
+    return pd.DataFrame(body, columns=list(header)).fillna("")
+
+
+def spread(tidy: pd.DataFrame, table_id: str, source: str) -> pd.DataFrame:
+    """Long form (row, metric, value, source) of every logged run of a table: one value per seed, for error bars."""
+    rows = tidy[(tidy["experiment"] == table_id) & (tidy["source"] == source) & (tidy["dataset"] == "")]
+    header, _ = read_published(table_id)
+    rows = rows[rows["metric"].isin(header[1:])]
+    return pd.DataFrame({"row": rows["label"], "metric": rows["metric"], "value": rows["value"], "source": source})
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None or pd.isna(value) else f"{value:.1f}"
 
 
 def to_csv_text(table: pd.DataFrame) -> str:
