@@ -16,7 +16,8 @@ def show_section(tables: list[str], sources: list[str]) -> pd.DataFrame:
     Returns the tidy table the section was drawn from (so a notebook can inspect or plot more)."""
     from IPython.display import Image, Markdown, display
 
-    tidy = load_runs(sources, experiments=tables)
+    # T11's logged analog comes from the final model's runs (T10), evaluated at several lengths
+    tidy = load_runs(sources, experiments=tables + (["T10"] if "T11" in tables else []))
     for table_id in tables:
         out = Outputs()
         for path in render_table_id(table_id, tidy, out):
@@ -25,3 +26,21 @@ def show_section(tables: list[str], sources: list[str]) -> pd.DataFrame:
             elif path.suffix == ".png":
                 display(Image(filename=str(path)))
     return tidy
+
+
+def show_figures(names: list[str], sources: list[str]) -> list[Path]:
+    """Draw Figures 1-4 (`fig1` ... `fig4`) from the logged runs of `sources` and display them inline."""
+    from IPython.display import Image, display
+
+    from prolong.report.paper_figures import FIGURES
+
+    unknown = [n for n in names if n not in FIGURES]
+    if unknown:
+        raise KeyError(f"unknown figure {unknown[0]!r}; figures: {', '.join(FIGURES)}")
+    tidy = load_runs([s for s in sources if s != "paper"] or ["runs"])
+    written = []
+    for name in names:
+        path = FIGURES[name](tidy)
+        display(Image(filename=str(path)))
+        written.append(path)
+    return written

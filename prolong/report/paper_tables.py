@@ -158,13 +158,14 @@ t26_ruler_infbench = _table_only("T26")
 def t11_qa_summ_by_length(tidy: pd.DataFrame, out: Outputs | None = None) -> list[Path]:
     """ProLong QA and Summ scores as the evaluation length grows.
 
-    Logged runs carry per-length scores (`QA@1024`, ...); their table has one column per evaluated length."""
+    Logged runs of the final model (experiment T10, evaluated at several lengths) carry per-length scores
+    (`QA@1024`, ...); their table has one column per evaluated length."""
     out = out or Outputs()
     frame = _long(_tables(tidy, "T11", out))
-    for source in _sources(tidy, "T11"):
+    for source in _sources(tidy, "T10"):
         if source == "paper":
             continue
-        table, long = _by_length(tidy, "T11", source, ["QA", "Summ"])
+        table, long = _by_length(tidy, "T10", source, ["QA", "Summ"])
         out.written += write_table(table, out.tables_dir, f"T11.{source}", f"T11 analog ({source}): QA and Summ by length")
         frame = pd.concat([frame, long], ignore_index=True)
     if not frame.empty:

@@ -77,10 +77,33 @@ def save_checkpoint(acc: Accelerator, root: Path, step: int, trainer_state: dict
     return final
 
 
-def load_checkpoint(acc: Accelerator, path: Path) -> tuple[dict[str, Any], Any]:
-    """Restore model, optimizer and RNG in place; return (trainer_state, this rank's data state)."""
+class ResumeMismatchError(ValueError):
+    """A checkpoint that this launch cannot resume (other number of processes or sequence-parallel size)."""
+
+
+def check_resumable(path: Path, world_size: int, sequence_parallel_size: int) -> None:
+    """Refuse to resume from a checkpoint written with another number of processes or another sequence-parallel
+    size: the data stream's state is saved per rank (and per data-parallel group), so it does not carry over."""
+    state = read_json(path / TRAINER_STATE)
+    saved_world = state.get("world_size")
+    saved_sp = state.get("sequence_parallel_size", 1)  # checkpoints written before sequence parallelism
+    if saved_world is not None and saved_world != world_size:
+        raise ResumeMismatchError(f"{path}: written by {saved_world} processes, resuming with {world_size}; the data "
+                                  f"state is saved per rank, so resume with {saved_world} processes (or start a new "
+                                  f"run)")
+    if saved_sp != sequence_parallel_size:
+        raise ResumeMismatchError(f"{path}: written with train.sequence_parallel_size {saved_sp}, resuming with "
+                                  f"{sequence_parallel_size}; the data state is saved per data-parallel group, so "
+                                  f"resume with sequence_parallel_size {saved_sp} (or start a new run)")
+
+
+def load_checkpoint(acc: Accelerator, path: Path, data: bool = True) -> tuple[dict[str, Any], Any]:
+    """Restore model, optimizer and RNG in place; return (trainer_state, this rank's data state). data=False skips the
+    data state (another stage's checkpoint, possibly written by another number of ranks) and returns None for it."""
     acc.load_state(str(path))
     trainer_state = read_json(path / TRAINER_STATE)
+    if not data:
+        return trainer_state, None
     data_file = path / f"data_state_rank{acc.process_index}.pt"
     if not data_file.is_file():
         raise FileNotFoundError(f"{data_file}: missing (was this checkpoint written with {acc.num_processes} ranks?)")

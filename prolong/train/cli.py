@@ -27,13 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from prolong.train.checkpoint import ResumeMismatchError
     from prolong.train.config import TrainParams
     from prolong.train.loop import train
 
     try:
         params = TrainParams.from_yaml(args.params)
         run = train(params, run_name=args.run_name, max_steps=args.max_steps)
-    except (ConfigError, RunMismatchError, FileNotFoundError) as err:
+    except (ConfigError, RunMismatchError, ResumeMismatchError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"run: {run.path} ({run.status()})")

@@ -14,16 +14,19 @@ from typing import Literal
 from prolong import paths
 from prolong.config import Config, ConfigError
 from prolong.model.build import ModelConfig
+from prolong.sft.config import SFTDataConfig
 
 
 @dataclass
 class DataSection(Config):
     """What a stage trains on."""
 
-    mixture: str
-    "mixture params file (domain@proportion, prolong.data); relative paths are under the repository root"
     seq_len: int
-    "tokens per packed sequence (paper: 65536 in Stage 1, 524288 in Stage 2)"
+    "tokens per packed sequence (paper: 65536 in Stage 1, 524288 in Stage 2, 65536 in SFT)"
+    mixture: str | None = None
+    "mixture params file (domain@proportion, prolong.data); relative paths are under the repository root"
+    sft: SFTDataConfig | None = None
+    "SFT data instead of a mixture (prolong.sft: chat conversations, assistant-token masks, whole-conversation packing)"
     tokenizer: str | None = None
     "tokenizer folder; null: the one saved with model.pretrained (paper) or the tiny tokenizer (tiny)"
     build_tiny: bool = False
@@ -34,8 +37,12 @@ class DataSection(Config):
     def __post_init__(self) -> None:
         if self.seq_len <= 1:
             raise ConfigError(f"seq_len must be > 1, got {self.seq_len}")
+        if (self.mixture is None) == (self.sft is None):
+            raise ConfigError("data needs exactly one of 'mixture' (pretraining) and 'sft' (SFT)")
 
     def mixture_path(self) -> Path:
+        if self.mixture is None:
+            raise ConfigError("data.mixture is not set (this is an SFT stage: data.sft)")
         p = Path(self.mixture)
         return p if p.is_absolute() else paths.REPO_ROOT / p
 
@@ -79,9 +86,11 @@ class TrainConfig(Config):
     steps: int
     "optimizer steps of the stage (the length of the LR schedule)"
     batch_size: int
-    "sequences per optimizer step over all data-parallel ranks"
+    "sequences per optimizer step over all data-parallel groups (world size / sequence_parallel_size of them)"
     micro_batch_size: int = 1
-    "sequences per forward pass on one rank (paper: 1); the rest is gradient accumulation"
+    "sequences per forward pass of one data-parallel group (paper: 1); the rest is gradient accumulation"
+    sequence_parallel_size: int = 1
+    "ranks that share every packed sequence, each a contiguous chunk (Ulysses all-to-all; paper: 8 in Stage 2)"
     seed: int = 0
     "seed of the model initialisation and the torch RNG"
     precision: Literal["auto", "bf16", "fp32"] = "auto"
@@ -98,7 +107,7 @@ class TrainConfig(Config):
     "hardware peak FLOP/s of one device for MFU (H100 SXM dense bf16: 989e12)"
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "micro_batch_size", "checkpoint_every"):
+        for name in ("steps", "batch_size", "micro_batch_size", "sequence_parallel_size", "checkpoint_every"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.batch_size % self.micro_batch_size:

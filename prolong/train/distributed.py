@@ -7,7 +7,10 @@ The same loop runs as
   GPUs with FSDP (full sharding per     accelerate launch --config_file params/paper/accelerate/fsdp_1node.yaml
   decoder layer, bf16)                    -m prolong.train --params params/paper/stage1.yaml
 The parallelism comes from the launcher's environment (accelerate reads its config file or the torchrun variables);
-the training code only sees an `Accelerator`.
+the training code only sees an `Accelerator`. Sequence parallelism (train.sequence_parallel_size, paper: 8 at 512K)
+splits those ranks into data-parallel groups that share every sequence; the loop sets it up right after this
+(prolong.model.sequence_parallel.init_sp_groups), e.g.
+  torchrun --nproc_per_node 2 -m prolong.train --params P.yaml   with sequence_parallel_size: 2 -> 1 group of 2
 """
 
 from __future__ import annotations

@@ -3,10 +3,16 @@ Llama-3-8B-Instruct on H100 nodes; only the params differ.
 
     run = train(TrainParams.from_yaml("params/tiny/stage1.yaml"))
 
+Ranks form data-parallel groups of sequence_parallel_size ranks (1: every rank is its own group). The ranks of a
+group read the same sequences and each runs the model on one contiguous chunk of every micro-batch
+(prolong.model.sequence_parallel: labels and positions built on the whole row, all-to-all around attention).
+
 One optimizer step, on every rank:
-  1. draw micro_batch_size x grad_accum packed sequences of this rank from the mixture stream, group them into
-     micro-batches and order those by attention cost (sum of squared document lengths, Table 15)
-  2. all-reduce the number of target tokens of the whole step (all micro-batches, all ranks): n_step
+  1. draw micro_batch_size x grad_accum packed sequences of this rank's data-parallel group from the stream, group
+     them into micro-batches and order those by attention cost (sum of squared document lengths, Table 15);
+     with sequence parallelism, keep this rank's chunk of each micro-batch
+  2. all-reduce the number of target tokens of the whole step (all micro-batches, all ranks; chunks are disjoint, so
+     each target is counted once): n_step
   3. for each micro-batch: forward (document-masked attention, block-wise loss) -> loss_sum; backward of
      loss_sum * world_size / n_step (DDP/FSDP average gradients over ranks, so the world_size cancels and the step's
      gradient is exactly that of the mean loss over its n_step target tokens, whatever each rank's share)
@@ -31,9 +37,12 @@ from accelerate.utils import set_seed
 
 from prolong import paths
 from prolong.model.build import CausalLMWithLoss, build_model, check_vocab, resolve_model_path
+from prolong.model.sequence_parallel import (enable_sequence_parallel, init_sp_groups, set_sequence_parallel_group,
+                                             shard_micro_batch)
 from prolong.runs import Run
 from prolong.train.batching import MicroBatch, make_micro_batch, order_by_attention_cost
-from prolong.train.checkpoint import clear_partial, latest_checkpoint, load_checkpoint, save_checkpoint
+from prolong.train.checkpoint import (check_resumable, clear_partial, latest_checkpoint, load_checkpoint,
+                                      save_checkpoint)
 from prolong.train.config import OptimConfig, TrainParams, lr_at, warmup_steps
 from prolong.train.distributed import (all_reduce_sum, gather_objects, is_ddp, on_main_then_all,
                                        setup_distributed)
@@ -85,6 +94,12 @@ def build_data(params: TrainParams, acc: Accelerator) -> DataSetup:
     resolved = str(resolve_data_path(tok_path))
     tokenizer = load_tokenizer(resolved)
     identity = tokenizer_identity(tokenizer, resolved)
+    if params.data.sft is not None:  # SFT: chat conversations with assistant-token masks (prolong.sft)
+        from prolong.sft.stream import sft_stream_factory
+
+        sft = on_main_then_all(acc, lambda: sft_stream_factory(params.data.sft, tokenizer, params.data.seq_len,
+                                                               params.data.seed))
+        return DataSetup(sft, vocab_size=len(tokenizer), tokenizer_path=resolved)
     mixture = params.data.mixture_path()
 
     def factory(dp_rank: int, dp_size: int) -> Stream:
@@ -234,11 +249,14 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
         return run
 
     world = acc.num_processes
-    per_rank, rem = divmod(t.batch_size, world)
-    if rem or per_rank % t.micro_batch_size:
-        raise ValueError(f"train.batch_size {t.batch_size} does not split into {world} ranks x micro-batches of "
+    sp = init_sp_groups(t.sequence_parallel_size)  # data-parallel groups of sequence_parallel_size ranks
+    lay = sp.layout
+    per_group, rem = divmod(t.batch_size, lay.dp_size)
+    if rem or per_group % t.micro_batch_size:
+        raise ValueError(f"train.batch_size {t.batch_size} does not split into {lay.dp_size} data-parallel groups "
+                         f"({world} ranks / sequence_parallel_size {lay.sp_size}) x micro-batches of "
                          f"{t.micro_batch_size}")
-    n_micro = per_rank // t.micro_batch_size
+    n_micro = per_group // t.micro_batch_size
 
     set_seed(t.seed)
     data = data or build_data(p, acc)
@@ -251,16 +269,20 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
     lm = build_model(p.model, vocab_size=data.vocab_size, init_path=init_path)
     if data.vocab_size is not None:
         check_vocab(data.vocab_size, lm)
+    if lay.sp_size > 1:
+        enable_sequence_parallel(lm)  # attention exchanges heads over the group (identical to prolong_doc otherwise)
+    set_sequence_parallel_group(sp.sp_group)  # process-wide, so gradient-checkpoint recomputation sees it too
     n_params = n_flop_params(lm)
     cfg = lm.config
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
     net = CausalLMWithLoss(lm, block_size=p.model.loss_block_size)
     optimizer = make_optimizer(net, p.optim)
     net, optimizer = acc.prepare(net, optimizer)
-    stream = data.stream_factory(acc.process_index, world)
+    stream = data.stream_factory(lay.dp_rank, lay.dp_size)  # the ranks of a group read the same sequences
 
     step, tokens_per_domain, elapsed = 0, {}, 0.0
     if resume_from is not None:
+        check_resumable(resume_from, world, lay.sp_size)
         state, data_state = load_checkpoint(acc, resume_from)
         stream.load_state_dict(data_state)
         step, tokens_per_domain, elapsed = state["step"], state["tokens_per_domain"], state.get("elapsed_s", 0.0)
@@ -272,7 +294,7 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
         if src is None:
             raise FileNotFoundError(f"init_from {t.init_from}: no checkpoint with optimizer state under "
                                     f"{init_run / 'checkpoints'}")
-        load_checkpoint(acc, src)  # model (same weights as its final model) and AdamW moments
+        load_checkpoint(acc, src, data=False)  # model (same weights as its final model) and AdamW moments
         reset_hyperparameters(optimizer, p.optim)  # ... and the LR schedule restarts at step 0
         set_seed(t.seed)
 
@@ -286,6 +308,9 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
     while step < stop:
         t0 = time.perf_counter()
         micro_batches, domains = next_micro_batches(stream, n_micro, t.micro_batch_size, p.model.doc_masking)
+        if lay.sp_size > 1:  # this rank's chunk; its group's tokens are counted once, on sp_rank 0
+            micro_batches = [shard_micro_batch(mb, lay.sp_rank, lay.sp_size) for mb in micro_batches]
+            domains = domains if lay.sp_rank == 0 else {}
         lr = lr_at(step, p.optim, t.steps)
         out = train_step(acc, net, optimizer, micro_batches, lr, p.optim.grad_clip)
         step += 1
@@ -294,6 +319,7 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
                 tokens_per_domain[d] = tokens_per_domain.get(d, 0) + n
         dt = time.perf_counter() - t0
         elapsed += dt
+        # step totals over all ranks (chunk tokens add up to the sequences; attended pairs count on sp_rank 0 only)
         flops = flops_per_step(n_params, cfg.num_hidden_layers, cfg.num_attention_heads * head_dim,
                                out["n_tokens"], out["attended_pairs"])
         record = {
@@ -315,7 +341,7 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
                              "scheduler": {"next_step": step, "steps": t.steps, "lr": lr,
                                            "warmup_steps": warmup_steps(p.optim, t.steps),
                                            "min_lr_ratio": p.optim.min_lr_ratio},
-                             "world_size": world}
+                             "world_size": world, "sequence_parallel_size": lay.sp_size}
             save_checkpoint(acc, ckpt_root, step, trainer_state, stream.state_dict(), keep=t.keep_checkpoints)
     if bar is not None:
         bar.close()

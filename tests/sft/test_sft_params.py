@@ -1,31 +1,20 @@
 """params/paper/sft.yaml is the paper's SFT column (PAPER.md, "The recipe"); params/tiny/sft.yaml loads."""
 
+import pytest
 import yaml
 
 from prolong import paths
+from prolong.config import ConfigError
 from prolong.sft.config import SFTDataConfig
+from prolong.train.config import TrainParams
 
 PAPER = paths.PARAMS_DIR / "paper" / "sft.yaml"
 TINY = paths.PARAMS_DIR / "tiny" / "sft.yaml"
 
 
 def _load(path):
-    """Through the training loop's params when it has the `data.sft` switch; else section by section (the same typed
-    classes), so the recipe is checked either way."""
-    import dataclasses
-    from types import SimpleNamespace
-
-    from prolong.train.config import DataSection, OptimConfig, TrainConfig, TrainParams
-    from prolong.model.build import ModelConfig
-
-    if "sft" in {f.name for f in dataclasses.fields(DataSection)}:
-        return TrainParams.from_yaml(path)
-    raw = yaml.safe_load(path.read_text())
-    data = dict(raw["data"])
-    sft = SFTDataConfig.from_dict(data.pop("sft"), f"{path}: data.sft")
-    return SimpleNamespace(model=ModelConfig.from_dict(raw["model"]), optim=OptimConfig.from_dict(raw["optim"]),
-                           train=TrainConfig.from_dict(raw["train"]),
-                           data=SimpleNamespace(**data, mixture=data.get("mixture"), sft=sft))
+    """Through the training loop's params (data.sft instead of data.mixture)."""
+    return TrainParams.from_yaml(path)
 
 
 def test_paper_sft_matches_the_recipe():
@@ -50,3 +39,14 @@ def test_tiny_sft_params_load_with_the_ablation_switch_off():
     assert p.data.sft.proportions() == {"instructions": 1.0}
     assert "synthetic_long" in p.data.sft.sources
     assert p.train.init_from == "stage2/tiny-stage2"
+
+
+def test_data_takes_exactly_one_of_mixture_and_sft():
+    raw = yaml.safe_load(TINY.read_text())
+    both = {**raw, "data": {**raw["data"], "mixture": "params/tiny/mixtures/stage1.yaml"}}
+    with pytest.raises(ConfigError, match="exactly one of 'mixture'"):
+        TrainParams.from_dict(both, "both")
+    neither = {**raw, "data": {k: v for k, v in raw["data"].items() if k != "sft"}}
+    with pytest.raises(ConfigError, match="exactly one of 'mixture'"):
+        TrainParams.from_dict(neither, "neither")
+    assert TrainParams.from_dict(raw, "tiny").data.mixture is None

@@ -110,6 +110,29 @@ def test_bad_inputs_are_clear_errors(tmp_path):
         train(tiny_params(), run_name="z", data=too_big)
     with pytest.raises(ConfigError, match="not a multiple"):
         tiny_params(batch_size=3, micro_batch_size=2)
+    with pytest.raises(ConfigError, match="sequence_parallel_size must be positive"):
+        tiny_params(train__sequence_parallel_size=0)
+    with pytest.raises(RuntimeError, match="sequence_parallel_size 2 needs an initialised"):
+        train(tiny_params(train__sequence_parallel_size=2), run_name="sp", data=counting_data(64))
+
+
+def test_resume_with_other_processes_or_sequence_parallel_size_is_refused():
+    from prolong.io import atomic_write_json, read_json
+    from prolong.train.checkpoint import TRAINER_STATE, ResumeMismatchError
+
+    params = tiny_params(steps=4, train__checkpoint_every=2)
+    run = train(params, run_name="layout", max_steps=2, data=counting_data(64))
+    state_file = run.path / "checkpoints" / "step_000002" / TRAINER_STATE
+    state = read_json(state_file)
+    assert state["world_size"] == 1 and state["sequence_parallel_size"] == 1
+    atomic_write_json(state_file, {**state, "world_size": 2})
+    with pytest.raises(ResumeMismatchError, match="written by 2 processes, resuming with 1"):
+        train(params, run_name="layout", data=counting_data(64))
+    atomic_write_json(state_file, {**state, "world_size": 1, "sequence_parallel_size": 2})
+    with pytest.raises(ResumeMismatchError, match="sequence_parallel_size 2, resuming with 1"):
+        train(params, run_name="layout", data=counting_data(64))
+    atomic_write_json(state_file, state)  # the checkpoint is untouched by the refusals: resuming still works
+    assert list(train(params, run_name="layout", data=counting_data(64)).train_log().step) == [1, 2, 3, 4]
 
 
 def test_cli_errors_are_reported(tmp_path, capsys):

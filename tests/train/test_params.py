@@ -77,6 +77,21 @@ def test_paper_shared_settings(paper, stage):
     assert p.model.pretrained.endswith("Meta-Llama-3-8B-Instruct")
 
 
+def test_paper_batch_and_sequence_parallelism(paper):
+    """batch: "64 sequences" (Stage 1); "128 sequences x 512K / 8 (sequence-parallel size 8)" (Stage 2): 128 GPUs
+    with one 64K chunk each, i.e. 16 data-parallel groups of 8 reading one 512K sequence per step each."""
+    rec = paper["recipe"]["batch"]
+    s1, s2 = paper[1], paper[2]
+    assert s1.train.batch_size == int(re.match(r"(\d+) sequences", rec[0]).group(1))
+    assert s1.train.sequence_parallel_size == 1
+    m = re.match(r"(\d+) sequences x 512K / (\d+) \(sequence-parallel size (\d+)\)", rec[1])
+    assert m, rec[1]
+    gpus, div, degree = (int(g) for g in m.groups())
+    assert s2.train.sequence_parallel_size == degree == div == 8
+    assert s2.train.batch_size == gpus // degree  # one sequence per data-parallel group
+    assert s2.data.seq_len // degree == 65536  # each GPU holds Stage 1's length
+
+
 def test_paper_stage2_starts_from_stage1(paper):
     s1, s2 = paper[1], paper[2]
     assert s2.train.init_from == f"{s1.experiment}/{s1.run_name()}"

@@ -165,6 +165,32 @@ def train_worker(rank: int, world_size: int, steps: int = 4) -> list[float]:
     return run.train_log().loss.tolist() if rank == 0 else []
 
 
+SP_STEPS = 3
+
+
+def sp_params(sequence_parallel_size: int) -> TrainParams:
+    """3 steps of 2 micro-batches of one 64-token SFT-masked sequence: one data-parallel group whatever the degree."""
+    return tiny_params(steps=SP_STEPS, batch_size=2, micro_batch_size=1, train__sequence_parallel_size=
+                       sequence_parallel_size)
+
+
+def sp_train_worker(rank: int, world_size: int) -> dict[str, Any]:
+    """The whole loop with sequence parallelism over all `world_size` ranks (dp 1); the loss curve, this rank's
+    all-to-all calls and the logged tokens per domain."""
+    from prolong.model.sequence_parallel import COMM_STATS
+    from prolong.train.loop import train
+
+    COMM_STATS.reset()
+    run = train(sp_params(world_size), run_name=f"sp{world_size}", data=counting_data(64, seed=7, sft=True))
+    log = run.train_log() if rank == 0 else None
+    return {"curve": log.loss.tolist() if rank == 0 else [],
+            "tokens_per_domain": log.tokens_per_domain.iloc[-1] if rank == 0 else {},
+            "n_targets": log.n_targets.tolist() if rank == 0 else [],
+            "a2a_forward_calls": COMM_STATS.forward_calls}
+
+
 def gradients_and_train_worker(rank: int, world_size: int) -> dict[str, Any]:
-    """Both checks in one set of processes (starting processes costs more than the work)."""
-    return {"step": gradients_worker(rank, world_size), "curve": train_worker(rank, world_size)}
+    """Every multi-process check of the loop in one set of processes (starting processes costs more than the work):
+    data parallelism (one step, then the loop), then the loop with sequence parallelism over the same ranks."""
+    return {"step": gradients_worker(rank, world_size), "curve": train_worker(rank, world_size),
+            "sp": sp_train_worker(rank, world_size)}
