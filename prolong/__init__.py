@@ -1,3 +1,9 @@
 """prolong: the reproducible companion to "How to Train Long-Context Language Models (Effectively)"."""
 
 __version__ = "0.1.0"
+
+import os as _os
+
+# Batch runs (papermill, CI) set PROLONG_QUIET=1: no progress bars from our loops, nor from transformers/huggingface.
+if _os.environ.get("PROLONG_QUIET") == "1":
+    _os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

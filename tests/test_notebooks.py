@@ -65,6 +65,12 @@ def test_batch_runs_every_notebook_and_reports_a_failing_one(tmp_path, monkeypat
     broken.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('deliberate failure')"))
     nbformat.write(broken, str(nb_dir / "07_broken.ipynb"))
     monkeypatch.setattr(paths, "NOTEBOOKS_DIR", nb_dir)
+    # the tiny params without rerunning experiments (tests/test_experiments.py runs the pipeline at smoke size)
+    params_dir = tmp_path / "params"
+    shutil.copytree(paths.PARAMS_DIR, params_dir)
+    for f in (params_dir / "tiny" / "notebooks").glob("*.yaml"):
+        f.write_text(f.read_text() + "run_experiments: false\n")
+    monkeypatch.setattr(paths, "PARAMS_DIR", params_dir)
 
     results = {r.notebook: r for r in batch.reproduce("tiny", build=tmp_path / "build")}
     assert [name for name, r in results.items() if r.ok] == [nb.stem for nb in NOTEBOOKS]
