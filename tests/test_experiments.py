@@ -136,3 +136,26 @@ def test_every_tiny_experiment_file_resolves():
             chain, sft = arm_chain(spec, arm, 0, None)
             for stage in chain + ([sft] if sft else []):
                 TrainParams.from_dict(stage.params, stage.source)  # every override lands on a real key
+
+
+def test_paper_scale_plans_every_experiment(tmp_path, monkeypatch):
+    """At the paper scale the notebooks write params and launch commands; every stage resolves to valid params."""
+    from prolong.experiments.runner import load_experiment
+    from prolong.train.config import TrainParams
+
+    monkeypatch.setenv("PROLONG_BUILD", str(tmp_path))
+    names = sorted(p.stem for p in (paths.PARAMS_DIR / "paper" / "experiments").glob("[Tf]*.yaml"))
+    assert {"T04", "T10", "T18", "T20", "fig3"} <= set(names)
+    out = run_section(names, "paper")
+    for name in names:
+        spec = load_experiment("paper", name)
+        launches = [c for c in out[name] if c.startswith("accelerate launch")]
+        assert launches and len([c for c in out[name] if c.startswith("prolong eval")]) == len(spec.arms)
+        for command in launches:
+            path = command.rsplit("--params ", 1)[1]
+            TrainParams.from_yaml(path)
+        assert (tmp_path / "launch" / name / "launch.sh").is_file()
+    recipe = [yaml.safe_load(open(c.rsplit("--params ", 1)[1])) for c in out["T10"] if c.startswith("accelerate")]
+    assert [r["data"]["seq_len"] for r in recipe] == [65536, 524288, 65536]
+    assert recipe[1]["train"]["init_from"] == f"stage1/{recipe[0]['name']}" and recipe[1]["train"]["load_optimizer"]
+    assert recipe[2]["model"]["rope_theta"] == 1.28e8  # SFT keeps Stage 2's theta
