@@ -12,7 +12,7 @@ from prolong.experiments.config import ExperimentSpec
 from prolong.experiments.runner import apply_overrides, plan_experiment, run_experiment
 from prolong.experiments.section import run_section
 from prolong.report.paper_tables import Outputs, render_table_id
-from prolong.runs import iter_runs, load_runs
+from prolong.runs import Run, iter_runs, load_runs
 
 TINY = paths.PARAMS_DIR / "tiny"
 
@@ -159,3 +159,20 @@ def test_paper_scale_plans_every_experiment(tmp_path, monkeypatch):
     assert [r["data"]["seq_len"] for r in recipe] == [65536, 524288, 65536]
     assert recipe[1]["train"]["init_from"] == f"stage1/{recipe[0]['name']}" and recipe[1]["train"]["load_optimizer"]
     assert recipe[2]["model"]["rope_theta"] == 1.28e8  # SFT keeps Stage 2's theta
+
+
+@pytest.mark.slow
+def test_throughput_table_is_logged(smoke_spec, tmp_path, monkeypatch):
+    from prolong.experiments.throughput import log_throughput
+
+    monkeypatch.setenv("PROLONG_RUNS", str(tmp_path / "runs"))
+    extend = smoke_spec.arms[1].stages[0].params
+    runs = log_throughput(extend, steps=3, batch_size=4, micro_batch_size=2, log=lambda _m: None)
+    assert [r.name for r in runs] == ["full_attention", "variable_length", "reordering"]
+    assert all(r.scores()["tokens_per_s_per_gpu"] > 0 for r in runs) and "change" in runs[2].scores()
+    stages = [Run.params(r)["stage"] for r in runs]
+    assert len(set(stages)) == 3  # three separately trained settings
+    out = Outputs(tmp_path / "tables", tmp_path)
+    render_table_id("T15", load_runs(["paper", "runs"], experiments=["T15"]), out)
+    lines = (tmp_path / "tables" / "T15.runs.csv").read_text().splitlines()
+    assert lines[0] == "setting,tokens_per_s_per_gpu,change" and lines[1].startswith("128 full attention")

@@ -205,11 +205,14 @@ def train_step(acc: Accelerator, net: torch.nn.Module, optimizer: torch.optim.Op
     return {**out, "grad_norm": float(grad_norm)}
 
 
-def next_micro_batches(stream: Iterator, n_micro: int, micro_size: int, doc_masking: bool
+def next_micro_batches(stream: Iterator, n_micro: int, micro_size: int, doc_masking: bool, reorder: bool = True
                        ) -> tuple[list[MicroBatch], dict[str, int]]:
-    """This rank's micro-batches of one step (ordered by attention cost) and its tokens per domain."""
+    """This rank's micro-batches of one step (ordered by attention cost unless `reorder` is off, Table 15) and its
+    tokens per domain."""
     seqs = [next(stream) for _ in range(n_micro * micro_size)]
-    groups = order_by_attention_cost([seqs[i * micro_size:(i + 1) * micro_size] for i in range(n_micro)])
+    groups = [seqs[i * micro_size:(i + 1) * micro_size] for i in range(n_micro)]
+    if reorder:
+        groups = order_by_attention_cost(groups)
     domains: dict[str, int] = {}
     for s in seqs:
         domains[s.domain] = domains.get(s.domain, 0) + len(s.input_ids)
@@ -307,7 +310,8 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
     net.train()
     while step < stop:
         t0 = time.perf_counter()
-        micro_batches, domains = next_micro_batches(stream, n_micro, t.micro_batch_size, p.model.doc_masking)
+        micro_batches, domains = next_micro_batches(stream, n_micro, t.micro_batch_size, p.model.doc_masking,
+                                                       t.reorder_micro_batches)
         if lay.sp_size > 1:  # this rank's chunk; its group's tokens are counted once, on sp_rank 0
             micro_batches = [shard_micro_batch(mb, lay.sp_rank, lay.sp_size) for mb in micro_batches]
             domains = domains if lay.sp_rank == 0 else {}
