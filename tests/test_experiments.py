@@ -107,13 +107,13 @@ def test_rerun_skips_logged_and_tables_read_results(smoke_spec, smoke_store, mon
 
 def test_plan_writes_params_and_commands_once_per_shared_stage(smoke_spec, tmp_path):
     commands = plan_experiment(smoke_spec, tmp_path)
-    launches = [c for c in commands if c.startswith("accelerate launch")]
+    launches = [c for c in commands if c.startswith("sbatch")]
     assert len(launches) == 1 + 2 + 2  # base once, then each arm's stage and SFT
     assert sum(c.startswith("prolong eval") for c in commands) == 2
     for c in launches:
-        params = yaml.safe_load(open(c.rsplit("--params ", 1)[1]).read())
+        params = yaml.safe_load(open(c.split()[-1]).read())
         assert params["name"] and params["experiment"]
-    second = yaml.safe_load(open(launches[1].rsplit("--params ", 1)[1]).read())
+    second = yaml.safe_load(open(launches[1].split()[-1]).read())
     assert second["train"]["init_from"].startswith("tiny_base/")
 
 
@@ -149,16 +149,18 @@ def test_paper_scale_plans_every_experiment(tmp_path, monkeypatch):
     out = run_section(names, "paper")
     for name in names:
         spec = load_experiment("paper", name)
-        launches = [c for c in out[name] if c.startswith("accelerate launch")]
+        launches = [c for c in out[name] if c.startswith("sbatch")]
         assert launches and len([c for c in out[name] if c.startswith("prolong eval")]) == len(spec.arms)
         for command in launches:
-            path = command.rsplit("--params ", 1)[1]
+            path = command.split()[-1]
             TrainParams.from_yaml(path)
         assert (tmp_path / "launch" / name / "launch.sh").is_file()
-    recipe = [yaml.safe_load(open(c.rsplit("--params ", 1)[1])) for c in out["T10"] if c.startswith("accelerate")]
+    recipe = [yaml.safe_load(open(c.split()[-1])) for c in out["T10"] if c.startswith("sbatch")]
     assert [r["data"]["seq_len"] for r in recipe] == [65536, 524288, 65536]
     assert recipe[1]["train"]["init_from"] == f"stage1/{recipe[0]['name']}" and recipe[1]["train"]["load_optimizer"]
     assert recipe[2]["model"]["rope_theta"] == 1.28e8  # SFT keeps Stage 2's theta
+    nodes = [int(c.split("--nodes ")[1].split()[0]) for c in out["T10"] if c.startswith("sbatch")]
+    assert nodes == [8, 16, 8]  # 64 GPUs at 64K; 16 sequences x 8-way sequence parallelism at 512K
 
 
 @pytest.mark.slow

@@ -236,16 +236,21 @@ def _arm_scores(arm: ArmSpec, own: list[ResolvedStage]) -> dict[str, float]:
 
 # ---- paper scale: plan, do not run -------------------------------------------------------------------------------
 
-LAUNCH = ("accelerate launch --config_file params/paper/accelerate/fsdp_multinode.yaml "
-          "--num_machines $NNODES --machine_rank $NODE_RANK --main_process_ip $MASTER_ADDR -m prolong.train "
-          "--params {params}")
+LAUNCH = "sbatch --wait --nodes {nodes} params/paper/slurm/train.sbatch {params}"  # accelerate + FSDP on every node
+
+
+def _nodes(stage: ResolvedStage) -> int:
+    """8-GPU nodes for a stage: one sequence (or one sequence-parallel group) per GPU, the paper's batch."""
+    t = stage.params["train"]
+    gpus = t["batch_size"] // t.get("micro_batch_size", 1) * t.get("sequence_parallel_size", 1)
+    return max(1, gpus // 8)
 
 
 def plan_experiment(spec: ExperimentSpec, out_dir: Path, arms: list[str] | None = None,
                     seeds: list[int] | None = None, steps: int | None = None) -> list[str]:
-    """Write every stage's resolved params under `out_dir` and return the launch commands in order (one training
-    stage per command, each starting from the previous one's run; then `prolong eval`). Stages shared between arms
-    appear once. Launch each training line on every node (params/paper/slurm/train.sbatch does that)."""
+    """Write every stage's resolved params under `out_dir` and return the launch commands in order (one Slurm job per
+    training stage, `--wait` so each starts from the previous one's finished run; then `prolong eval`). Stages shared
+    between arms appear once."""
     commands, seen = [], set()
     for arm in spec.select(arms or []):
         for seed in seeds or spec.seeds:
@@ -258,7 +263,7 @@ def plan_experiment(spec: ExperimentSpec, out_dir: Path, arms: list[str] | None 
                 import yaml
 
                 atomic_write_text(path, yaml.safe_dump(stage.params, sort_keys=False))
-                commands.append(LAUNCH.format(params=path))
+                commands.append(LAUNCH.format(nodes=_nodes(stage), params=path))
             final = sft or chain[-1]
             commands.append(f"prolong eval --model runs/{final.ref}/{MODEL_DIR} --params {spec.eval.params} "
                             f"--experiment {spec.experiment} --run-name {arm.name}-s{seed}")
