@@ -176,7 +176,10 @@ class MixtureConfig(Config):
                 m = _ENTRY.match(entry)
                 if not m:
                     raise ConfigError(f"mixture: {entry!r} is not of the form domain@proportion")
-                items.append((m.group(1), float(m.group(2))))
+                try:
+                    items.append((m.group(1), float(m.group(2))))
+                except ValueError:
+                    raise ConfigError(f"mixture: {entry!r}: the proportion is not a number") from None
         out: dict[str, float] = {}
         for name, p in items:
             if name in out:

@@ -27,15 +27,11 @@ from prolong.data.sources import SourceError, iter_documents
 from prolong.data.tokenizer import (TokenizerIdentity, TokenizerMismatchError, identity_of, load_fast_tokenizer,
                                     load_tokenizer)
 from prolong.io import atomic_write_bytes, atomic_write_json, read_json
+from prolong.progress import quiet
 
 TOKEN_DTYPE = np.uint32
 FORMAT_VERSION = 1
 _SUB_BATCH_CHARS = 2_000_000   # texts handed to the tokenizer at once (bounds worker memory)
-
-
-def progress_enabled() -> bool:
-    """tqdm bars only in an interactive terminal and not when PROLONG_QUIET=1."""
-    return os.environ.get("PROLONG_QUIET", "0") != "1" and sys.stderr.isatty()
 
 
 def _shard_name(i: int) -> str:
@@ -240,7 +236,7 @@ def build_token_store(source: SourceConfig, out_dir: str | Path, tokenizer_path:
             yield index, docs
 
     bar = None
-    if progress_enabled():
+    if not quiet():
         from tqdm import tqdm
 
         bar = tqdm(desc=f"tokenize {label}", unit="shard")

@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 
 from prolong.data.config import ToyCorpusConfig
 from prolong.data.sources import repo_document
-from prolong.data.toy_world import RELATIONS, World, fact_question, fact_sentence, make_world
+from prolong.data.toy_world import World, fact_question, fact_sentence, make_world
 from prolong.io import atomic_write_json
 
 LONG_SOURCES = ("code_repos", "books")
@@ -203,7 +203,7 @@ def _stackexchange(rng, world, target):
         return rng.choice([
             f"Answer ({rng.randint(0, 300)} votes): use a comprehension:\n\n    def {name}(xs):\n"
             f"        return [x * {n} for x in xs if x % {n} == 0]\n\nThis is about {n} times faster.",
-            f"Comment: this fails when the input is empty; add `if not xs: return []` first.",
+            "Comment: this fails when the input is empty; add `if not xs: return []` first.",
             f"Answer: the standard library already has this. Try `itertools.islice(xs, {n})` and measure "
             f"with `timeit`; on my machine it takes {rng.randint(1, 90)} ms."])
     return _fill(rng, target, head, para)

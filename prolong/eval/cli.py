@@ -8,10 +8,12 @@ Command-line values override the params file; the resolved params are the run's 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from prolong.config import ConfigError
 from prolong.eval.config import EvalConfig
-from prolong.runs import Run
+from prolong.runs import Run, RunMismatchError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--judge-url", default=None, help="enable the model judge at this OpenAI-compatible URL")
+    parser.add_argument("--label", default=None, help="row label of the run in the paper's tables (default: run name)")
 
 
 def resolve_config(args: argparse.Namespace) -> EvalConfig:
@@ -33,7 +36,10 @@ def resolve_config(args: argparse.Namespace) -> EvalConfig:
     if args.tasks:
         data["tasks"] = [t.strip() for t in args.tasks.split(",") if t.strip()]
     if args.lengths:
-        data["lengths"] = [int(x) for x in args.lengths.split(",")]
+        try:
+            data["lengths"] = [int(x) for x in args.lengths.split(",")]
+        except ValueError:
+            raise ConfigError(f"--lengths {args.lengths!r}: give token counts like 32768,65536") from None
     for key in ("data_dir", "num_samples", "device", "dtype"):
         if getattr(args, key) is not None:
             data[key] = getattr(args, key)
@@ -46,9 +52,17 @@ def resolve_config(args: argparse.Namespace) -> EvalConfig:
 def main(args: argparse.Namespace) -> int:
     from prolong.eval.runner import evaluate_model, load_model
 
-    cfg = resolve_config(args)
-    params = {"model": str(Path(args.model).resolve()), "eval": cfg.to_dict()}
-    run = Run.open(args.experiment, args.run_name, params)
+    try:
+        cfg = resolve_config(args)
+        if not (Path(args.model) / "config.json").is_file():
+            raise FileNotFoundError(f"--model {args.model}: not a saved model directory (no config.json)")
+        params = {"model": str(Path(args.model).resolve()), "eval": cfg.to_dict()}
+        if args.label:
+            params["label"] = args.label
+        run = Run.open(args.experiment, args.run_name, params)
+    except (ConfigError, FileNotFoundError, RunMismatchError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     try:
         model, tok = load_model(args.model, cfg)
         scores = evaluate_model(model, tok, cfg, run)

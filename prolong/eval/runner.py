@@ -8,8 +8,6 @@ and each length is also written as "<column>@<length>".
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +23,7 @@ from prolong.eval.judge import Judge, judge_item
 from prolong.eval.tasks import icl, longdoc, rag, recall, rerank
 from prolong.eval.tasks.base import EvalItem, TaskSpec
 from prolong.io import iter_jsonl
+from prolong.progress import quiet
 
 LONG_CATEGORIES = ("Recall", "RAG", "Re-rank", "ICL", "QA", "Summ")
 GENERATED = ("json_kv", "ruler_mk_needle", "ruler_mk_uuid", "ruler_mv", "niah_passkey")
@@ -34,10 +33,6 @@ def known_task(name: str) -> bool:
     from prolong.eval.short import SHORT_TASKS
 
     return name in TASKS or name in SHORT_TASKS or name == "ppl"
-
-
-def quiet() -> bool:
-    return os.environ.get("PROLONG_QUIET") == "1" or not sys.stderr.isatty()
 
 
 def data_root(cfg: EvalConfig) -> Path:
@@ -170,14 +165,15 @@ def evaluate_task(model: Any, tokenizer: Any, spec: TaskSpec, items: list[EvalIt
 
 def category_scores(results: dict[tuple[str, int], dict[str, Any]], categories: dict[str, list[str]],
                     lengths: list[int]) -> dict[str, float]:
-    """Per-length and length-averaged category scores (HELMET's unweighted means) plus Avg."""
+    """Per-length and length-averaged category scores (HELMET's unweighted means) plus Avg. A category is reported
+    only when every one of its datasets was evaluated at that length (a partial mean would not be HELMET's score)."""
     per_len: dict[int, dict[str, float]] = {}
     for L in lengths:
         row: dict[str, float] = {}
         for cat, datasets in categories.items():
             vals = [results[(d, L)]["averaged_metrics"][results[(d, L)]["averaged_metrics"]["main_metric"]]
                     for d in datasets if (d, L) in results]
-            if vals:
+            if vals and len(vals) == len(datasets):
                 row[cat] = sum(vals) / len(vals)
         cats = [row[c] for c in LONG_CATEGORIES if c in row]
         if cats and all(c in row for c in LONG_CATEGORIES if c in categories):
@@ -234,7 +230,10 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: EvalConfig, run: Any | None 
     for name, column in short.SHORT_TASKS.items():
         if name not in cfg.tasks:
             continue
-        rows = list(iter_jsonl(data_root(cfg) / "short" / f"{name}.jsonl"))
+        short_file = data_root(cfg) / "short" / f"{name}.jsonl"
+        rows = list(iter_jsonl(short_file))
+        if not rows:
+            raise ValueError(f"{short_file}: no items")
         if cfg.short.max_samples:
             rows = rows[: cfg.short.max_samples]
         k = cfg.short.num_fewshot.get(name, 0)

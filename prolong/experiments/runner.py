@@ -94,8 +94,7 @@ def resolve_stage(stage: StageSpec, init_from: str | None, seed: int | None, ste
 
 
 def stage_done(stage: ResolvedStage) -> bool:
-    run = Run(stage.path)
-    return (stage.path / MODEL_DIR).is_dir() and (stage.path / "status.json").exists() and run.status() == "done"
+    return (stage.path / MODEL_DIR).is_dir() and Run(stage.path).is_done()
 
 
 def train_stage(stage: ResolvedStage, log=print) -> None:
@@ -182,7 +181,7 @@ def arm_chain(spec: ExperimentSpec, arm: ArmSpec, seed: int, steps: int | None
         return chain, None
     # SFT inherits the RoPE setting of the model it fine-tunes (the paper's SFT keeps Stage 2's theta).
     model = chain[-1].params["model"]
-    inherited = {"model.rope_theta": model["rope_theta"], "model.max_position_embeddings": model["max_position_embeddings"]}
+    inherited = {f"model.{k}": model[k] for k in ("rope_theta", "max_position_embeddings") if model.get(k) is not None}
     sft_spec = StageSpec(sft_spec.params, {**inherited, **sft_spec.set}, sft_spec.seeded)
     return chain, resolve_stage(sft_spec, prev, seed, None)
 
@@ -266,5 +265,5 @@ def plan_experiment(spec: ExperimentSpec, out_dir: Path, arms: list[str] | None 
                 commands.append(LAUNCH.format(nodes=_nodes(stage), params=path))
             final = sft or chain[-1]
             commands.append(f"prolong eval --model runs/{final.ref}/{MODEL_DIR} --params {spec.eval.params} "
-                            f"--experiment {spec.experiment} --run-name {arm.name}-s{seed}")
+                            f"--experiment {spec.experiment} --run-name {arm.name}-s{seed} --label '{arm.label}'")
     return commands

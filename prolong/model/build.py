@@ -41,8 +41,8 @@ class ModelConfig(Config):
     "key/value heads of the from-scratch model (grouped-query attention when fewer than num_heads)"
     vocab_size: int | None = None
     "embedding rows of the from-scratch model; null takes the tokenizer's vocabulary size"
-    rope_theta: float = 10000.0
-    "RoPE base frequency of this stage (paper: 8e6 at 64K, 1.28e8 at 512K)"
+    rope_theta: float | None = None
+    "RoPE theta of this stage (paper: 8e6 at 64K, 1.28e8 at 512K); null keeps the checkpoint's (1e4 from scratch)"
     max_position_embeddings: int = 1024
     "context window written into the model config (the stage's sequence length)"
     doc_masking: bool = True
@@ -64,7 +64,7 @@ class ModelConfig(Config):
                 raise ConfigError(f"hidden_size {self.hidden_size} is not a multiple of num_heads {self.num_heads}")
             if self.num_heads % self.num_kv_heads:
                 raise ConfigError(f"num_heads {self.num_heads} is not a multiple of num_kv_heads {self.num_kv_heads}")
-        if self.rope_theta <= 0:
+        if self.rope_theta is not None and self.rope_theta <= 0:
             raise ConfigError(f"rope_theta must be positive, got {self.rope_theta}")
         if self.vocab_size is not None and self.vocab_size <= 0:
             raise ConfigError(f"vocab_size must be positive, got {self.vocab_size}")
@@ -77,8 +77,14 @@ class VocabMismatchError(ValueError):
 
 
 def _stage_settings(config, cfg: ModelConfig) -> None:
-    """Write the stage's RoPE theta, context length and attention into a transformers config (in place)."""
-    config.rope_parameters = {"rope_type": "default", "rope_theta": float(cfg.rope_theta)}
+    """Write the stage's RoPE theta, context length and attention into a transformers config (in place).
+
+    An unset theta keeps the config's own RoPE parameters (a checkpoint's theta and any rope scaling); a model built
+    from scratch then gets theta 1e4."""
+    if cfg.rope_theta is not None:
+        config.rope_parameters = {"rope_type": "default", "rope_theta": float(cfg.rope_theta)}
+    elif not getattr(config, "rope_parameters", None):
+        config.rope_parameters = {"rope_type": "default", "rope_theta": 10000.0}
     config.max_position_embeddings = cfg.max_position_embeddings
     config.use_cache = False
     config.prolong_attn_backend = cfg.attention  # read by prolong.model.attention.document_attention

@@ -47,7 +47,6 @@ Plugging in: the attention function is registered as "prolong_doc_sp" in transfo
 
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal

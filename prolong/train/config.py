@@ -153,7 +153,8 @@ class TrainParams(Config):
             return self.name
         m, o, t = self.model, self.optim, self.train
         model = Path(m.pretrained).name if m.pretrained else f"llama-d{m.hidden_size}-l{m.num_layers}"
-        parts = [model, f"len{_short(self.data.seq_len)}", f"theta{m.rope_theta:g}", f"lr{o.lr:g}",
+        theta = f"theta{m.rope_theta:g}" if m.rope_theta is not None else "theta-ckpt"
+        parts = [model, f"len{_short(self.data.seq_len)}", theta, f"lr{o.lr:g}",
                  f"bs{t.batch_size}", f"steps{t.steps}"]
         if not m.doc_masking:
             parts.append("nodocmask")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import os
 import resource
-import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from prolong.train.config import OptimConfig, TrainParams, lr_at, warmup_steps
 from prolong.train.distributed import (all_reduce_sum, gather_objects, is_ddp, on_main_then_all,
                                        setup_distributed)
 from prolong.train.flops import flops_per_step, n_flop_params
+from prolong.progress import quiet
 
 MODEL_DIR = "model"  # the final model of a run, Hugging Face format (next stage's init_from, evaluation)
 
@@ -147,10 +147,6 @@ def peak_memory_gib(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**30
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
-
-
-def quiet() -> bool:
-    return os.environ.get("PROLONG_QUIET") == "1" or not sys.stderr.isatty()
 
 
 def save_final_model(acc: Accelerator, net: torch.nn.Module, out: Path, tokenizer_path: str | None) -> None:

@@ -33,9 +33,11 @@ def test_cli_evaluates_a_saved_model_and_logs_the_run(tmp_path, bpe_tokenizer, m
     assert set(item) >= {"output", "parsed_output", "input_len", "metrics"} and item["input_len"] <= 512 - 10
     assert res["averaged_metrics"]["main_metric"] == "substring_exact_match"
     scores = run.scores()
-    for col in ("Recall", "RAG", "Re-rank", "ICL", "QA", "Summ", "NIAH", "PPL", "MMLU", "GSM8K", "Recall@512"):
+    for col in ("Recall", "Re-rank", "QA", "Summ", "NIAH", "PPL", "MMLU", "GSM8K", "Recall@512"):
         assert col in scores, col
-    assert "Avg" not in scores or 0 <= scores["Avg"] <= 100
+    # Table 13's RAG is NQ + HotpotQA + PopQA and its ICL five datasets: with NQ and TREC coarse alone there is no
+    # RAG or ICL score (a partial mean is not HELMET's category score), hence no Avg either
+    assert "RAG" not in scores and "ICL" not in scores and "Avg" not in scores
     qa = json.loads((run.path / "eval" / "narrativeqa__512.json").read_text())
     assert qa["averaged_metrics"]["main_metric"] == "rougeL_f1"  # no judge: ROUGE-L under its own name
     assert not runs_table().empty

@@ -1,6 +1,5 @@
 """Document-masked attention (CPU per-document path) against running each document alone."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -77,7 +77,7 @@ def _needles_fields(kind: str, n: int, rng: random.Random, i: int) -> tuple[dict
         for j, v in enumerate(values):  # spread the 4 needles from the item's depth onwards
             pos = round(((DEPTHS[i % len(DEPTHS)] + j * 0.25) % 1.0) * len(units))
             units.insert(pos, P.RULER_NEEDLE.format(type_needle_v=tv, key=key, value=v))
-        context, answers, sep = " ".join(units), values, " "
+        context, answers = " ".join(units), values
     else:
         tv = "number" if kind == "mk_needle" else "uuid"
         keygen = (lambda: word_pair(rng)) if kind == "mk_needle" else (lambda: _uuid(rng))
