@@ -45,7 +45,8 @@ def save(fig: plt.Figure, path: Path) -> Path:
 def _panels(frame: pd.DataFrame, width: float = 6.5, height: float = 3.6):
     sources = list(dict.fromkeys(frame["source"]))
     sns.set_theme(style="whitegrid", context="paper")
-    fig, axes = plt.subplots(1, len(sources), figsize=(width * len(sources), height), squeeze=False)
+    fig, axes = plt.subplots(1, len(sources), figsize=(width * len(sources), height), squeeze=False,
+                             layout="constrained")
     return fig, list(zip(sources, axes[0]))
 
 
@@ -54,8 +55,10 @@ def bars(frame: pd.DataFrame, title: str, path: Path, x: str = "metric", hue: st
     fig, panels = _panels(frame)
     for source, ax in panels:
         part = frame[frame["source"] == source]
-        # bars are means over seeds; the black lines are one standard deviation (logged runs with several seeds)
-        sns.barplot(data=part, x=x, y="value", hue=hue, ax=ax, errorbar=("sd", 1), err_kws={"linewidth": 1})
+        # bars are means over seeds; the black lines are one standard deviation (logged runs with several seeds);
+        # groups and bars keep the table's column and row order
+        sns.barplot(data=part, x=x, y="value", hue=hue, ax=ax, errorbar=("sd", 1), err_kws={"linewidth": 1},
+                    order=list(dict.fromkeys(part[x])), hue_order=list(dict.fromkeys(part[hue])))
         ax.set_title(f"{title} ({source})", fontsize=9)
         ax.set_xlabel("")
         ax.set_ylabel(ylabel)

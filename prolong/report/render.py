@@ -39,6 +39,10 @@ def spread(tidy: pd.DataFrame, table_id: str, source: str) -> pd.DataFrame:
     rows = tidy[(tidy["experiment"] == table_id) & (tidy["source"] == source) & (tidy["dataset"] == "")]
     header, _ = read_published(table_id)
     rows = rows[rows["metric"].isin(header[1:])]
+    # the table's order: rows as logged (first run of each label), metrics as the paper's columns
+    row_rank = rows.groupby("label")["order"].transform("min")
+    col_rank = rows["metric"].map({m: i for i, m in enumerate(header)})
+    rows = rows.assign(_r=row_rank, _c=col_rank).sort_values(["_c", "_r"], kind="stable")
     return pd.DataFrame({"row": rows["label"], "metric": rows["metric"], "value": rows["value"], "source": source})
 
 
