@@ -1,6 +1,7 @@
 """Notebook parameters are validated against each notebook's parameters cell, and every notebook runs in papermill."""
 
 import json
+import re
 import shutil
 
 import nbformat
@@ -70,12 +71,13 @@ def test_batch_runs_every_notebook_and_reports_a_failing_one(tmp_path, monkeypat
     shutil.copytree(paths.PARAMS_DIR, params_dir)
     for f in (params_dir / "tiny" / "notebooks").glob("*.yaml"):
         f.write_text(f.read_text() + "run_experiments: false\n")
+    (params_dir / "tiny" / "notebooks" / "07_broken.yaml").write_text("scale: tiny\nrun_experiments: false\n")
     monkeypatch.setattr(paths, "PARAMS_DIR", params_dir)
 
     results = {r.notebook: r for r in batch.reproduce("tiny", build=tmp_path / "build")}
     assert [name for name, r in results.items() if r.ok] == [nb.stem for nb in NOTEBOOKS]
     assert not results["07_broken"].ok
-    assert "cell [4]" in results["07_broken"].error and "deliberate failure" in results["07_broken"].error
+    assert re.fullmatch(r"cell \[\d+\]: RuntimeError: deliberate failure", results["07_broken"].error)
     for nb in NOTEBOOKS:
         assert (tmp_path / "build" / "html" / f"{nb.stem}.html").is_file()
     figures = paths.figures_dir()
