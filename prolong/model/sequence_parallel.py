@@ -238,11 +238,10 @@ def shard_batch(input_ids: np.ndarray | torch.Tensor, doc_lens: np.ndarray | lis
     segments = np.asarray(doc_lens, dtype=np.int64)
     if segments.sum() != len(ids) or (segments <= 0).any():
         raise ValueError(f"doc_lens {segments.tolist()} do not split a row of {len(ids)} tokens")
-    labels = np.full(len(ids), IGNORE_INDEX, dtype=np.int64)
-    labels[:-1] = ids[1:]
-    if loss_mask is not None:
-        labels[:-1][~np.asarray(loss_mask, dtype=bool)[1:]] = IGNORE_INDEX
-    labels[np.cumsum(segments) - 1] = IGNORE_INDEX  # the last token of a document has no target
+    from prolong.data.packing import PackedSequence
+    from prolong.train.batching import labels_for  # the one definition of next-token targets
+
+    labels = labels_for(PackedSequence(ids, segments, loss_mask, ""))
     return _shard(ids, labels, segments, sp_rank, sp_size, int((segments * (segments + 1) // 2).sum()))
 
 
