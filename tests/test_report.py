@@ -38,6 +38,8 @@ def test_shipped_tables_equal_the_shared_paper_tables():
         pytest.skip("the shared paper folder is not beside this checkout")
     for table_id in REQUIRED:
         assert (shared / f"{table_id}.csv").read_bytes() == (paths.PAPER_RESULTS_DIR / f"{table_id}.csv").read_bytes()
+    for doc in ("PAPER.md", "HELMET.md"):  # the shipped copies the params tests read
+        assert (shared.parent / doc).read_bytes() == (paths.REPO_ROOT / "docs" / "paper" / doc).read_bytes()
 
 
 def test_figures_drawn_and_deterministic(rendered, tmp_path):

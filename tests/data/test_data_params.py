@@ -1,14 +1,13 @@
 """The paper's mixtures in params/ equal the numbers stated in PAPER.md; every data params file loads."""
 
 import re
-from pathlib import Path
 
 import pytest
 
 from prolong import paths
 from prolong.data.config import CorpusConfig, MixtureConfig
 
-PAPER = Path(paths.REPO_ROOT).parent / "shared" / "paper" / "PAPER.md"
+PAPER = paths.REPO_ROOT / "docs" / "paper" / "PAPER.md"  # the paper summary shipped with the project
 MIXTURES = paths.PARAMS_DIR / "paper" / "mixtures"
 
 # PAPER.md's wording -> our domain names

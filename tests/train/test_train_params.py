@@ -1,16 +1,13 @@
 """params/paper/stage{1,2}.yaml reproduce PAPER.md's recipe; the tiny stages load and chain."""
 
 import re
-from pathlib import Path
 
 import pytest
 
 from prolong import paths
 from prolong.train.config import TrainParams, warmup_steps
 
-PAPER = Path("/work/shared/paper/PAPER.md")
-if not PAPER.is_file():
-    PAPER = paths.REPO_ROOT.parent / "shared" / "paper" / "PAPER.md"
+PAPER = paths.REPO_ROOT / "docs" / "paper" / "PAPER.md"  # the paper summary shipped with the project
 
 
 def _recipe() -> dict[str, list[str]]:
