@@ -109,7 +109,7 @@ def test_plan_writes_params_and_commands_once_per_shared_stage(smoke_spec, tmp_p
     commands = plan_experiment(smoke_spec, tmp_path)
     launches = [c for c in commands if c.startswith("sbatch")]
     assert len(launches) == 1 + 2 + 2  # base once, then each arm's stage and SFT
-    assert sum(c.startswith("prolong eval") for c in commands) == 2
+    assert sum(c.startswith("python -m prolong.experiments run") for c in commands) == 2
     for c in launches:
         params = yaml.safe_load(open(c.split()[-1]).read())
         assert params["name"] and params["experiment"]
@@ -150,7 +150,8 @@ def test_paper_scale_plans_every_experiment(tmp_path, monkeypatch):
     for name in names:
         spec = load_experiment("paper", name)
         launches = [c for c in out[name] if c.startswith("sbatch")]
-        assert launches and len([c for c in out[name] if c.startswith("prolong eval")]) == len(spec.arms)
+        runs = [c for c in out[name] if c.startswith("python -m prolong.experiments run --scale paper")]
+        assert launches and len(runs) == len(spec.arms)
         for command in launches:
             path = command.split()[-1]
             TrainParams.from_yaml(path)

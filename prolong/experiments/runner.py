@@ -247,9 +247,10 @@ def _nodes(stage: ResolvedStage) -> int:
 
 def plan_experiment(spec: ExperimentSpec, out_dir: Path, arms: list[str] | None = None,
                     seeds: list[int] | None = None, steps: int | None = None) -> list[str]:
-    """Write every stage's resolved params under `out_dir` and return the launch commands in order (one Slurm job per
-    training stage, `--wait` so each starts from the previous one's finished run; then `prolong eval`). Stages shared
-    between arms appear once."""
+    """Write every stage's resolved params under `out_dir` and return the launch commands in order: one Slurm job per
+    training stage (`--wait`, so each starts from the previous one's finished run; stages shared between arms appear
+    once), then per arm `python -m prolong.experiments run`, which finds every stage logged and only evaluates the
+    arm and logs its result run (label, column names, x) exactly as the tiny scale does."""
     commands, seen = [], set()
     for arm in spec.select(arms or []):
         for seed in seeds or spec.seeds:
@@ -263,7 +264,8 @@ def plan_experiment(spec: ExperimentSpec, out_dir: Path, arms: list[str] | None 
 
                 atomic_write_text(path, yaml.safe_dump(stage.params, sort_keys=False))
                 commands.append(LAUNCH.format(nodes=_nodes(stage), params=path))
-            final = sft or chain[-1]
-            commands.append(f"prolong eval --model runs/{final.ref}/{MODEL_DIR} --params {spec.eval.params} "
-                            f"--experiment {spec.experiment} --run-name {arm.name}-s{seed} --label '{arm.label}'")
+            # every stage is logged by then: `run` only evaluates and logs the arm, as at the tiny scale
+            steps_flag = f" --steps {steps}" if steps else ""
+            commands.append(f"python -m prolong.experiments run --scale paper --experiment {spec.experiment} "
+                            f"--arms {arm.name} --seeds {seed}{steps_flag}")
     return commands
