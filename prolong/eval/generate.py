@@ -120,17 +120,22 @@ def greedy_generate(model: Any, prompts: Sequence[Sequence[int]], max_new_tokens
     stats.peak_memory_mb = peak_memory_mb(device)
 
     gen = torch.stack(new_tokens, dim=1).tolist() if new_tokens else [[] for _ in range(B)]  # (B, n_new)
-    outputs = []
-    stop_set = set(stop_token_ids)
-    for row in gen:
+    outputs = cut_at_stop(gen, stop_token_ids)
+    stats.new_tokens = sum(len(o) for o in outputs)
+    return outputs, stats
+
+
+def cut_at_stop(rows: list[list[int]], stop_token_ids: Sequence[int]) -> list[list[int]]:
+    """Each row up to and including its first stop token (the rest was generated after the row had finished)."""
+    stop_set, outputs = set(stop_token_ids), []
+    for row in rows:
         cut = []
         for t in row:
             cut.append(t)
             if t in stop_set:
                 break
         outputs.append(cut)
-    stats.new_tokens = sum(len(o) for o in outputs)
-    return outputs, stats
+    return outputs
 
 
 @torch.no_grad()
@@ -153,15 +158,7 @@ def plain_generate(model: Any, prompts: Sequence[Sequence[int]], max_new_tokens:
                          num_beams=1)
     _sync(device)
     elapsed = time.perf_counter() - t0
-    stop_set = set(stop_token_ids)
-    outputs = []
-    for row in out[:, T:].tolist():
-        cut = []
-        for t in row:
-            cut.append(t)
-            if t in stop_set:
-                break
-        outputs.append(cut)
+    outputs = cut_at_stop(out[:, T:].tolist(), stop_token_ids)
     stats = GenerationStats(prompt_tokens=int(mask.sum()), new_tokens=sum(len(o) for o in outputs),
                             prefill_s=0.0, decode_s=elapsed, peak_memory_mb=peak_memory_mb(device), device=str(device))
     return outputs, stats
