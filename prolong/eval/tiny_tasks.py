@@ -1,4 +1,5 @@
-"""Tiny, offline versions of every category, from a small seeded world of people and facts.
+"""Tiny, offline versions of every category, from the toy corpus's world of people and facts
+(prolong.data.toy_world: the people, cities, pets and jobs the tiny models are trained on).
 
 `write_tiny_suite(root)` writes every file of `data_layout.md` (RAG, re-rank, ICL, long-document QA/Summ, PPL
 documents, short tasks) in HELMET's formats, so the same loaders and metrics run at tiny scale; the prompts keep
@@ -17,11 +18,12 @@ from typing import Any
 from prolong.eval import prompts as P
 from prolong.eval.tasks.icl import balance_labels, icl_item, label_ids
 from prolong.eval.tasks.recall import _json_kv_fields, _needles_fields, _passkey_fields
-from prolong.eval.words import ADJECTIVES, COLORS, NOUNS, PEOPLE, PLACES, VERBS, essay_sentence
+from prolong.data import toy_world
+from prolong.eval.words import ADJECTIVES, NOUNS, VERBS, essay_sentence
 
-JOBS = "baker farmer painter doctor sailor teacher miller potter singer tailor".split()
-PETS = "cat dog rabbit turtle parrot hamster goat pony".split()
-SURNAMES = "Stone Brook Hill Wood Field Marsh Ford Lake".split()
+JOBS = toy_world.OCCUPATIONS
+PETS = toy_world.ANIMALS
+PLACES = [c.name for c in toy_world.make_world(0).cities]  # the cities of the default world (seed 0)
 
 
 @dataclass
@@ -40,11 +42,12 @@ class Person:
 
 
 def make_world(seed: int = 0, n: int = 60) -> list[Person]:
+    """The first `n` people of the toy corpus's world (same names, cities, pets, colors and jobs as the training
+    corpus), each with a friend drawn with the seed (for the two-hop HotpotQA analog)."""
     rng = random.Random(seed)
-    names = [f"{f} {s}" for f in PEOPLE for s in SURNAMES]
-    rng.shuffle(names)
-    people = [Person(nm, rng.choice(PLACES), rng.choice(PETS), rng.choice(COLORS), rng.choice(JOBS))
-              for nm in names[:n]]
+    world = toy_world.make_world(seed)
+    # the corpus writes pets as "a parrot named Zorin": the tasks ask for the animal
+    people = [Person(p.name, p.city, p.pet.split()[1], p.color, p.occupation) for p in world.people[:n]]
     for p in people:
         p.friend = rng.choice([q.name for q in people if q is not p])
     return people
