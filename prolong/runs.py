@@ -11,6 +11,7 @@ Layout of a run (`runs/<experiment>/<run>/`, the root is `prolong.paths.runs_dir
                       output, input length, metrics), "averaged_metrics" (x100), "throughput", "memory"
     scores.json       {"<metric>": value, ...}: run-level scores (category averages, PPL, short-task accuracy)
     checkpoints/      training state (see prolong.train)
+    model/            a finished training stage's model in Hugging Face format (MODEL_DIR; next stage, evaluation)
 
 Every whole-file write is atomic (`prolong.io`), so a crash never leaves a file that a reader takes as complete; a
 run is complete only when status.json says "done".
@@ -48,6 +49,7 @@ from prolong import paths
 from prolong.io import CorruptFileError, append_jsonl, atomic_write_json, atomic_write_text, iter_jsonl, read_json
 
 STATUSES = ("running", "done", "failed")
+MODEL_DIR = "model"  # a finished stage's model (Hugging Face format) inside its run directory
 TIDY_COLUMNS = ["source", "experiment", "run", "label", "order", "dataset", "length", "metric", "value", "display",
                 "status"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=@,-]*$")

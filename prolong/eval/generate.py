@@ -9,13 +9,14 @@ the cumulative attention mask so padding does not shift positions (as `generate`
 
 from __future__ import annotations
 
-import resource
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
 from transformers import DynamicCache
+
+from prolong.memory import peak_memory_bytes
 
 
 @dataclass
@@ -52,10 +53,7 @@ class GenerationStats:
 
 
 def peak_memory_mb(device: torch.device) -> float:
-    """CUDA: max allocated since the last reset; CPU: the process's max resident set size (a high-water mark)."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    return peak_memory_bytes(device) / 2**20
 
 
 def _sync(device: torch.device) -> None:

@@ -20,9 +20,8 @@ from prolong import paths
 from prolong.config import ConfigError, read_yaml
 from prolong.experiments.config import ArmSpec, EvalSpec, ExperimentSpec, StageSpec
 from prolong.io import atomic_write_text
-from prolong.runs import Run, params_fingerprint
+from prolong.runs import MODEL_DIR, Run, params_fingerprint
 
-MODEL_DIR = "model"  # prolong.train.loop.MODEL_DIR: a finished stage's model in Hugging Face format
 
 
 def experiment_file(scale: str, experiment: str) -> Path:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import os
-import resource
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -35,10 +34,12 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 
 from prolong import paths
+from prolong.memory import peak_memory_bytes
 from prolong.model.build import CausalLMWithLoss, build_model, check_vocab, resolve_model_path
 from prolong.model.sequence_parallel import (enable_sequence_parallel, init_sp_groups, set_sequence_parallel_group,
-                                             shard_micro_batch)
-from prolong.runs import Run
+                                             sequences_per_group_per_step, shard_micro_batch)
+from prolong.progress import quiet
+from prolong.runs import MODEL_DIR, Run
 from prolong.train.batching import MicroBatch, make_micro_batch, order_by_attention_cost
 from prolong.train.checkpoint import (check_resumable, clear_partial, latest_checkpoint, load_checkpoint,
                                       save_checkpoint)
@@ -46,9 +47,7 @@ from prolong.train.config import OptimConfig, TrainParams, lr_at, warmup_steps
 from prolong.train.distributed import (all_reduce_sum, gather_objects, is_ddp, on_main_then_all,
                                        setup_distributed)
 from prolong.train.flops import flops_per_step, n_flop_params
-from prolong.progress import quiet
 
-MODEL_DIR = "model"  # the final model of a run, Hugging Face format (next stage's init_from, evaluation)
 
 
 class Stream(Protocol):
@@ -140,13 +139,6 @@ def reset_hyperparameters(optimizer: torch.optim.Optimizer, optim: OptimConfig) 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
-
-
-def peak_memory_gib(device: torch.device) -> float:
-    """Peak allocated CUDA memory, or the process's peak resident memory on CPU."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
 
 
 def save_final_model(acc: Accelerator, net: torch.nn.Module, out: Path, tokenizer_path: str | None) -> None:
@@ -250,8 +242,8 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
     world = acc.num_processes
     sp = init_sp_groups(t.sequence_parallel_size)  # data-parallel groups of sequence_parallel_size ranks
     lay = sp.layout
-    per_group, rem = divmod(t.batch_size, lay.dp_size)
-    if rem or per_group % t.micro_batch_size:
+    per_group = sequences_per_group_per_step(t.batch_size, lay.dp_size)  # raises if it does not split
+    if per_group % t.micro_batch_size:
         raise ValueError(f"train.batch_size {t.batch_size} does not split into {lay.dp_size} data-parallel groups "
                          f"({world} ranks / sequence_parallel_size {lay.sp_size}) x micro-batches of "
                          f"{t.micro_batch_size}")
@@ -326,7 +318,7 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
             "step": step, "loss": out["loss"], "lr": lr, "grad_norm": out["grad_norm"],
             "tokens": sum(tokens_per_domain.values()), "tokens_per_domain": dict(tokens_per_domain),
             "n_targets": out["n_targets"], "tokens_per_s": out["n_tokens"] / dt,
-            "peak_mem_gib": peak_memory_gib(acc.device),
+            "peak_mem_gib": peak_memory_bytes(acc.device) / 2**30,
             "mfu": flops / (dt * t.peak_flops_per_device * world), "step_time_s": dt, "elapsed_s": elapsed,
         }
         if acc.is_main_process:
