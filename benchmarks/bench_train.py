@@ -1,6 +1,6 @@
 """Benchmark: training throughput of the tiny model (tokens/s, MFU, peak memory) through the real loop.
 
-    .venv/bin/python benchmarks/bench_train.py [--params params/tiny/stage1.yaml params/tiny/stage2.yaml]
+    .venv/bin/python benchmarks/bench_train.py [--params params/tiny/stages/stage1.yaml params/tiny/stages/stage2.yaml]
                                                [--steps 8] [--threads 1]
 
 Each params file is trained from scratch for `--steps` steps (init_from dropped, checkpoints only at the end) in a
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", nargs="+", default=["params/tiny/stage1.yaml", "params/tiny/stage2.yaml"])
+    parser.add_argument("--params", nargs="+", default=["params/tiny/stages/stage1.yaml", "params/tiny/stages/stage2.yaml"])
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     a = parser.parse_args(argv)

@@ -3,7 +3,7 @@
     prolong reproduce [--scale tiny|paper] [--notebooks 01 02 ...]   run the section notebooks (papermill batch)
     prolong report [--tables T04 ...] [--sources paper runs]         write figures/tables from logged runs
     prolong data ...                                                 build corpora, tokenizers, token stores
-    prolong train --params params/tiny/stage1.yaml                   one training stage (or SFT)
+    prolong train --params params/tiny/stages/stage1.yaml                   one training stage (or SFT)
     prolong eval --model <dir> --tasks ... --lengths ...             HELMET-style evaluation of a saved model
 """
 

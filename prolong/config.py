@@ -8,8 +8,8 @@ an error that names the file and the dotted key, so a typo in `params/` never si
         lr: float = 1e-5
         "peak learning rate"
 
-    cfg = OptimConfig.from_yaml("params/tiny/stage1.yaml")          # whole file
-    cfg = OptimConfig.from_yaml("params/tiny/stage1.yaml", key="optim")  # one section of it
+    cfg = OptimConfig.from_yaml("params/tiny/stages/stage1.yaml")          # whole file
+    cfg = OptimConfig.from_yaml("params/tiny/stages/stage1.yaml", key="optim")  # one section of it
 
 Validation that goes beyond types lives in each dataclass's `__post_init__` (raise `ConfigError`).
 """

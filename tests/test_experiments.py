@@ -11,7 +11,7 @@ from prolong.config import ConfigError
 from prolong.experiments.config import ExperimentSpec
 from prolong.experiments.runner import apply_overrides, plan_experiment, run_experiment
 from prolong.experiments.section import run_section
-from prolong.report.paper_tables import Outputs, render_table_id
+from prolong.report.tables import Outputs, render_table_id
 from prolong.runs import Run, iter_runs, load_runs
 
 TINY = paths.PARAMS_DIR / "tiny"
@@ -30,16 +30,16 @@ def _stage(src, dst, **changes):
 def smoke_spec(tmp_path_factory):
     """A two-arm Table 20 at smoke size: 3-step base at 64 tokens, 2-step arms at 128, 2-step SFT, 2-item eval."""
     d = tmp_path_factory.mktemp("smoke_params")
-    base = _stage(TINY / "experiments" / "base.yaml", d / "base.yaml", **{
+    base = _stage(TINY / "stages" / "base.yaml", d / "base.yaml", **{
         "data.seq_len": 64, "model.max_position_embeddings": 64, "train.steps": 3, "train.batch_size": 2,
         "train.micro_batch_size": 2, "model.num_layers": 2})
-    extend = _stage(TINY / "experiments" / "extend.yaml", d / "extend.yaml", **{
+    extend = _stage(TINY / "stages" / "stage1.yaml", d / "extend.yaml", **{
         "data.seq_len": 128, "model.max_position_embeddings": 128, "train.steps": 2, "train.batch_size": 2,
         "train.micro_batch_size": 2, "model.num_layers": 2})
-    sft = _stage(TINY / "sft.yaml", d / "sft.yaml", **{
+    sft = _stage(TINY / "stages" / "sft.yaml", d / "sft.yaml", **{
         "data.seq_len": 128, "train.steps": 2, "train.batch_size": 2, "train.micro_batch_size": 2,
         "model.num_layers": 2, "train.checkpoint_every": 2})
-    ev = yaml.safe_load((TINY / "experiments" / "eval.yaml").read_text())
+    ev = yaml.safe_load((TINY / "eval.yaml").read_text())
     ev.update(tasks=["json_kv", "icl_trec_coarse", "ppl"], lengths=[256], num_samples=2, icl_num_samples=2,
               categories={"Recall": ["json_kv"], "ICL": ["icl_trec_coarse"]},
               ppl={"doc_tokens": 256, "tail_tokens": 128, "file": "ppl/pg19.jsonl", "max_docs": 1, "chunk": 256})
@@ -77,11 +77,11 @@ def test_arms_are_logged_runs_with_shared_stages(smoke_store, monkeypatch):
     for run in iter_runs(store):
         by_exp.setdefault(run.experiment, []).append(run)
         assert run.is_done(), run.path
-    assert len(by_exp["tiny_base"]) == 1          # the base model is shared by both arms
-    assert len(by_exp["tiny_extend"]) == 2        # one continued-training run per arm
+    assert len(by_exp["base"]) == 1          # the base model is shared by both arms
+    assert len(by_exp["stage1"]) == 2        # one continued-training run per arm
     assert len(by_exp["sft"]) == 2
     assert len(by_exp["T20.pre_sft"]) == 2
-    masked = by_exp["tiny_extend"][0].params()["model"]["doc_masking"], by_exp["tiny_extend"][1].params()["model"]["doc_masking"]
+    masked = by_exp["stage1"][0].params()["model"]["doc_masking"], by_exp["stage1"][1].params()["model"]["doc_masking"]
     assert sorted(masked) == [False, True]
     scores = results[1].scores()
     assert {"Recall", "ICL", "Avg", "PPL", "train_tokens", "x"} <= set(scores)
@@ -114,7 +114,7 @@ def test_plan_writes_params_and_commands_once_per_shared_stage(smoke_spec, tmp_p
         params = yaml.safe_load(open(c.split()[-1]).read())
         assert params["name"] and params["experiment"]
     second = yaml.safe_load(open(launches[1].split()[-1]).read())
-    assert second["train"]["init_from"].startswith("tiny_base/")
+    assert second["train"]["init_from"].startswith("base/")
 
 
 def test_bad_experiment_input_is_named(smoke_spec):
@@ -130,7 +130,7 @@ def test_every_tiny_experiment_file_resolves():
     from prolong.experiments.runner import arm_chain, load_experiment
     from prolong.train.config import TrainParams
 
-    for path in sorted((TINY / "experiments").glob("[Tf]*.yaml")):
+    for path in sorted((TINY / "experiments").glob("*.yaml")):
         spec = load_experiment("tiny", path.stem)
         for arm in spec.arms:
             chain, sft = arm_chain(spec, arm, 0, None)
@@ -144,7 +144,7 @@ def test_paper_scale_plans_every_experiment(tmp_path, monkeypatch):
     from prolong.train.config import TrainParams
 
     monkeypatch.setenv("PROLONG_BUILD", str(tmp_path))
-    names = sorted(p.stem for p in (paths.PARAMS_DIR / "paper" / "experiments").glob("[Tf]*.yaml"))
+    names = sorted(p.stem for p in (paths.PARAMS_DIR / "paper" / "experiments").glob("*.yaml"))
     assert {"T04", "T10", "T18", "T20", "fig3"} <= set(names)
     out = run_section(names, "paper")
     for name in names:

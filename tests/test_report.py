@@ -4,7 +4,7 @@ import pytest
 
 from prolong import paths
 from prolong.report import TABLES, render_all
-from prolong.report.paper_tables import FIGURE_TABLES, Outputs
+from prolong.report.tables import FIGURE_TABLES, Outputs
 from prolong.results import published_ids
 from prolong.runs import Run, load_runs
 

@@ -1,7 +1,7 @@
 """`prolong eval`: evaluate a saved HF model directory and log the run.
 
     prolong eval --model <dir> --tasks json_kv,ruler_mk_needle --lengths 1024,2048 --experiment X --run-name Y
-    [--params params/tiny/eval.yaml] [--data-dir DIR] [--num-samples N] [--judge-url URL]
+    [--params params/tiny/eval_full.yaml] [--data-dir DIR] [--num-samples N] [--judge-url URL]
 Command-line values override the params file; the resolved params are the run's params.
 """
 

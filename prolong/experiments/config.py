@@ -5,13 +5,13 @@ continues from, built once), the stage chain of each arm (a stage = a training p
 SFT stage and the evaluation. Every stage and every arm is a logged run, so reruns skip what is already logged.
 
     experiment: T04
-    base: [{params: params/tiny/experiments/base.yaml}]
-    sft: {params: params/tiny/sft.yaml}
-    eval: params/tiny/experiments/eval.yaml
+    base: [{params: params/tiny/stages/base.yaml}]
+    sft: {params: params/tiny/stages/sft.yaml}
+    eval: params/tiny/eval.yaml
     arms:
       - name: books
         label: Books                      # the paper's row label
-        stages: [{params: params/tiny/experiments/extend.yaml,
+        stages: [{params: params/tiny/stages/stage1.yaml,
                   set: {data.mixture: params/tiny/mixtures/ablations/long_books.yaml}}]
 """
 

@@ -1,5 +1,5 @@
 """Tables and figures of the paper, rendered from the tidy run table (`prolong.runs.load_runs`)."""
 
-from prolong.report.paper_tables import TABLES, render_all, render_table_id
+from prolong.report.tables import TABLES, render_all, render_table_id
 
 __all__ = ["TABLES", "render_all", "render_table_id"]

@@ -18,8 +18,8 @@ from prolong import paths
 from prolong.data.config import CorpusConfig, MixtureConfig
 from prolong.data.stats import length_share_table, long_tokens_table
 from prolong.data.token_store import TokenStore
-from prolong.report import figures
-from prolong.report.paper_tables import Outputs, _long, _tables
+from prolong.report import plot
+from prolong.report.tables import Outputs, _long, _tables
 from prolong.report.render import write_table
 from prolong.runs import load_runs
 
@@ -71,8 +71,8 @@ def corpus_tables(stores: Mapping[str, TokenStore], name: str, long_min_tokens: 
                                f"T14 analog ({name}): percent of documents longer than 4K/8K/16K/32K tokens")
     # Table 14 drawn for the paper and for this corpus, one panel each.
     paper = _tables(load_runs(["paper"], experiments=["T14"]), "T14", Outputs(out.tables_dir, out.figures_dir))
-    frame = pd.concat([_long(paper), figures.long_form(t14_text, name)], ignore_index=True)
-    out.written.append(figures.bars(frame, "Documents longer than (%)", out.figures_dir / "T14.png",
+    frame = pd.concat([_long(paper), plot.long_form(t14_text, name)], ignore_index=True)
+    out.written.append(plot.bars(frame, "Documents longer than (%)", out.figures_dir / "T14.png",
                                     x="row", hue="metric", ylabel="% of documents"))
     return {"T03": t03, "T14": t14}
 

@@ -1,90 +1,126 @@
-"""Figure helpers: seaborn plots of rendered tables, saved with deterministic metadata.
+"""Figures 1-4 of the paper, drawn from logged runs only (the paper publishes no numbers for them).
 
-Each plot takes a long-form frame with columns `row` (the table's row label), `metric`, `value` and `source`, so the
-paper's rows and the user's runs can share one figure (one panel per source).
+Each figure reads the result runs of one experiment (`params/<scale>/experiments/fig{N}.yaml`): the runs' `x` score is
+the arm's coordinate (long-data share, training tokens), their category scores are the y values, and seeds become error
+bars (mean +- one standard deviation).
 """
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")  # headless: batch runs and CI have no display
+from prolong import paths
+from prolong.report import plot
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from prolong.io import atomic_write_bytes  # noqa: E402
-
-# PNG metadata would otherwise carry the matplotlib version ("Software"); drop it so bytes depend only on the data.
-_PNG_METADATA = {"Software": None}
+CATEGORIES = ["Recall", "RAG", "Re-rank", "ICL", "QA", "Summ"]
 
 
-def long_form(table: pd.DataFrame, source: str, metrics: list[str] | None = None) -> pd.DataFrame:
-    """A rendered table (strings) -> long form with numeric values; non-numeric cells are dropped."""
-    key = table.columns[0]
-    metrics = metrics or list(table.columns[1:])
-    frame = table.melt(id_vars=[key], value_vars=metrics, var_name="metric", value_name="text")
-    frame["value"] = pd.to_numeric(frame["text"], errors="coerce")
-    frame = frame.dropna(subset=["value"]).rename(columns={key: "row"})
-    frame["source"] = source
-    return frame[["row", "metric", "value", "source"]]
+def _scores(tidy: pd.DataFrame, experiment: str) -> pd.DataFrame:
+    """One row per run of `experiment` with its run-level scores as columns (x, Avg, PPL, ...)."""
+    rows = tidy[(tidy["experiment"] == experiment) & (tidy["dataset"] == "")]
+    if rows.empty:
+        return pd.DataFrame()
+    wide = rows.pivot_table(index=["source", "run", "label"], columns="metric", values="value", aggfunc="first")
+    return wide.reset_index()
 
 
-def save(fig: plt.Figure, path: Path) -> Path:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata=_PNG_METADATA)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+def _save(fig: plt.Figure, name: str, figures_dir: Path | None) -> Path:
+    return plot.save(fig, (figures_dir or paths.figures_dir()) / name)
 
 
-def _panels(frame: pd.DataFrame, width: float = 6.5, height: float = 3.6):
-    sources = list(dict.fromkeys(frame["source"]))
+def _empty(name: str, message: str, figures_dir: Path | None) -> Path:
+    fig, ax = plt.subplots(figsize=(5, 2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    return _save(fig, name, figures_dir)
+
+
+def fig1_ppl_vs_downstream(tidy: pd.DataFrame, figures_dir: Path | None = None) -> Path:
+    """Figure 1: perplexity on the end of long documents keeps improving with more long data, while the downstream
+    average does not. x = share of long data (fig3 arms); PPL before SFT, downstream after SFT."""
+    ppl, down = _scores(tidy, "fig3.pre_sft"), _scores(tidy, "fig3")
+    if ppl.empty or down.empty or "PPL" not in ppl or "Avg" not in down:
+        return _empty("fig1.png", "Figure 1 needs the logged fig3 runs (notebook 01 or 02)", figures_dir)
+    ppl = ppl.merge(down[["run", "x"]], on="run", suffixes=("_pre", ""))
     sns.set_theme(style="whitegrid", context="paper")
-    fig, axes = plt.subplots(1, len(sources), figsize=(width * len(sources), height), squeeze=False,
-                             layout="constrained")
-    return fig, list(zip(sources, axes[0]))
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    sns.lineplot(data=ppl, x="x", y="PPL", marker="o", ax=ax, color="C0", errorbar=("sd", 1), label="PPL (before SFT)")
+    ax.set_xlabel("share of long data (%)")
+    ax.set_ylabel("perplexity (end of long documents)")
+    ax2 = ax.twinx()
+    sns.lineplot(data=down, x="x", y="Avg", marker="s", ax=ax2, color="C1", errorbar=("sd", 1), label="HELMET avg (after SFT)")
+    ax2.set_ylabel("downstream average")
+    ax2.grid(False)
+    lines = ax.get_legend_handles_labels(), ax2.get_legend_handles_labels()
+    ax.legend(lines[0][0] + lines[1][0], lines[0][1] + lines[1][1], fontsize=7, loc="upper left",
+              bbox_to_anchor=(1.15, 1.0), frameon=False)
+    ax2.get_legend().remove() if ax2.get_legend() else None
+    ax.set_title("Figure 1: PPL vs downstream as the long-data share varies", fontsize=9)
+    return _save(fig, "fig1.png", figures_dir)
 
 
-def bars(frame: pd.DataFrame, title: str, path: Path, x: str = "metric", hue: str = "row", ylabel: str = "score") -> Path:
-    """Grouped bars: one group per `x`, one bar per `hue` (e.g. categories x data mixes)."""
-    fig, panels = _panels(frame)
-    for source, ax in panels:
-        part = frame[frame["source"] == source]
-        # bars are means over seeds; the black lines are one standard deviation (logged runs with several seeds);
-        # groups and bars keep the table's column and row order
-        sns.barplot(data=part, x=x, y="value", hue=hue, ax=ax, errorbar=("sd", 1), err_kws={"linewidth": 1},
-                    order=list(dict.fromkeys(part[x])), hue_order=list(dict.fromkeys(part[hue])))
-        ax.set_title(f"{title} ({source})", fontsize=9)
-        ax.set_xlabel("")
-        ax.set_ylabel(ylabel)
-        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-        _legend_outside(ax)
-    return save(fig, path)
+def fig2_before_after_sft(tidy: pd.DataFrame, figures_dir: Path | None = None) -> Path:
+    """Figure 2: per-category scores versus training tokens, before and after SFT (mean and std over seeds)."""
+    before, after = _scores(tidy, "fig2.pre_sft"), _scores(tidy, "fig2")
+    if before.empty or after.empty:
+        return _empty("fig2.png", "Figure 2 needs the logged fig2 runs (notebook 01)", figures_dir)
+    tokens = after.set_index("run")["train_tokens"]
+    frames = []
+    for name, frame in (("before SFT", before), ("after SFT", after)):
+        cats = [c for c in CATEGORIES if c in frame]
+        long = frame.melt(id_vars=["run"], value_vars=cats, var_name="category", value_name="score")
+        long["when"] = name
+        long["tokens_M"] = long["run"].map(tokens) / 1e6
+        frames.append(long)
+    data = pd.concat(frames, ignore_index=True)
+    sns.set_theme(style="whitegrid", context="paper")
+    grid = sns.relplot(data=data, x="tokens_M", y="score", hue="when", col="category", col_wrap=3, kind="line",
+                       marker="o", errorbar=("sd", 1), height=2.2, aspect=1.3, facet_kws={"sharey": False})
+    grid.set_axis_labels("training tokens (M)", "score")
+    grid.figure.suptitle("Figure 2: scores through training, before and after SFT", fontsize=9, y=1.02)
+    return _save(grid.figure, "fig2.png", figures_dir)
 
 
-def _legend_outside(ax: plt.Axes) -> None:
-    ax.legend(fontsize=7, title=None, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+def fig3_long_short_ratio(tidy: pd.DataFrame, figures_dir: Path | None = None) -> Path:
+    """Figure 3: long-task and short-task averages versus the share of long data (books/repos + ShortMix)."""
+    runs = _scores(tidy, "fig3")
+    if runs.empty or "x" not in runs:
+        return _empty("fig3.png", "Figure 3 needs the logged fig3 runs (notebook 02)", figures_dir)
+    cols = [c for c in ("Avg", "Short Avg") if c in runs]
+    data = runs.melt(id_vars=["run", "x"], value_vars=cols, var_name="average", value_name="score")
+    data["average"] = data["average"].map({"Avg": "long-context avg", "Short Avg": "short-context avg"})
+    sns.set_theme(style="whitegrid", context="paper")
+    grid = sns.relplot(data=data, x="x", y="score", col="average", kind="line", marker="o", errorbar=("sd", 1),
+                       height=2.8, aspect=1.2, facet_kws={"sharey": False})
+    grid.set_axis_labels("share of long data (%)", "score")
+    grid.figure.suptitle("Figure 3: long vs short data", fontsize=9, y=1.03)
+    return _save(grid.figure, "fig3.png", figures_dir)
 
 
-def lines(frame: pd.DataFrame, title: str, path: Path, x: str, xlabel: str, hue: str = "metric",
-          ylabel: str = "score", logx: bool = False, xticklabels: dict[float, str] | None = None) -> Path:
-    """One line per `hue` over a numeric `x` (e.g. score vs synthetic-data share)."""
-    fig, panels = _panels(frame)
-    for source, ax in panels:
-        part = frame[frame["source"] == source]
-        sns.lineplot(data=part, x=x, y="value", hue=hue, marker="o", ax=ax, errorbar=("sd", 1))
-        ax.set_title(f"{title} ({source})", fontsize=9)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        if logx:
-            ax.set_xscale("log")
-        if xticklabels:  # label the measured points, not powers of ten
-            ax.set_xticks(list(xticklabels), list(xticklabels.values()))
-            ax.minorticks_off()
-        _legend_outside(ax)
-    return save(fig, path)
+def fig4_training_curve(tidy: pd.DataFrame, figures_dir: Path | None = None) -> Path:
+    """Figure 4: the recipe's average score throughout training, short stage then long stage (x = tokens)."""
+    runs = _scores(tidy, "fig4")
+    if runs.empty or "train_tokens" not in runs or "Avg" not in runs:
+        return _empty("fig4.png", "Figure 4 needs the logged fig4 runs (notebook 05)", figures_dir)
+    runs["x"] = runs["train_tokens"] / 1e6  # tokens of the arm's own stages: cumulative over the two stages
+    runs = runs.sort_values("x")
+    runs["stage"] = runs["label"].str.extract(r"^(Stage \d)", expand=False).fillna("")
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    sns.lineplot(data=runs, x="x", y="Avg", hue="stage", marker="o", errorbar=("sd", 1), ax=ax)
+    switch = runs.loc[runs["stage"] != runs["stage"].iloc[0], "x"]
+    if not switch.empty:
+        ax.axvline(switch.min(), color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("training tokens (M)")
+    ax.set_ylabel("HELMET-style average")
+    ax.set_title("Figure 4: average score through training (stage switch dashed)", fontsize=9)
+    plot.legend_outside(ax)
+    return _save(fig, "fig4.png", figures_dir)
+
+
+FIGURES = {"fig1": fig1_ppl_vs_downstream, "fig2": fig2_before_after_sft, "fig3": fig3_long_short_ratio,
+           "fig4": fig4_training_curve}

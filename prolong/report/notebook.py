@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from prolong.report.paper_tables import Outputs, render_table_id
+from prolong.report.tables import Outputs, render_table_id
 from prolong.runs import load_runs
 
 
@@ -32,7 +32,7 @@ def show_figures(names: list[str], sources: list[str]) -> list[Path]:
     """Draw Figures 1-4 (`fig1` ... `fig4`) from the logged runs of `sources` and display them inline."""
     from IPython.display import Image, display
 
-    from prolong.report.paper_figures import FIGURES
+    from prolong.report.figures import FIGURES
 
     unknown = [n for n in names if n not in FIGURES]
     if unknown:

@@ -1,7 +1,7 @@
 """The training stages of the recipe: config, the loop (accelerate; FSDP at paper scale), checkpoints and resume.
 
     from prolong.train import TrainParams, train
-    run = train(TrainParams.from_yaml("params/tiny/stage1.yaml"))
+    run = train(TrainParams.from_yaml("params/tiny/stages/stage1.yaml"))
 """
 
 from prolong.train.config import DataSection, OptimConfig, TrainConfig, TrainParams, lr_at

@@ -1,9 +1,9 @@
 """`prolong train` / `python -m prolong.train`: run (or resume) one training stage from a params file.
 
-    python -m prolong.train --params params/tiny/stage1.yaml [--run-name NAME] [--max-steps N]
-    torchrun --nproc_per_node 2 -m prolong.train --params params/tiny/stage1.yaml          (2 CPU processes, gloo)
+    python -m prolong.train --params params/tiny/stages/stage1.yaml [--run-name NAME] [--max-steps N]
+    torchrun --nproc_per_node 2 -m prolong.train --params params/tiny/stages/stage1.yaml          (2 CPU processes, gloo)
     accelerate launch --config_file params/paper/accelerate/fsdp_1node.yaml -m prolong.train \\
-        --params params/paper/stage1.yaml                                                  (8 GPUs, FSDP)
+        --params params/paper/stages/stage1.yaml                                                  (8 GPUs, FSDP)
 
 Running the same command again resumes from the run's last checkpoint; a run directory created with other params
 is refused (prolong.runs.RunMismatchError).
@@ -19,7 +19,7 @@ from prolong.runs import RunMismatchError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--params", required=True, help="stage params file, e.g. params/tiny/stage1.yaml")
+    parser.add_argument("--params", required=True, help="stage params file, e.g. params/tiny/stages/stage1.yaml")
     parser.add_argument("--run-name", default=None, help="run folder name (default: the params' name, or one derived "
                         "from the hyperparameters)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this step (with a checkpoint); the LR "

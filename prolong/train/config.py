@@ -1,6 +1,6 @@
 """Typed params of a training stage: model / data / optim / train sections of one YAML file.
 
-    params = TrainParams.from_yaml("params/tiny/stage1.yaml")
+    params = TrainParams.from_yaml("params/tiny/stages/stage1.yaml")
     params.train.steps, params.optim.lr, params.data.seq_len, params.model.rope_theta
 """
 

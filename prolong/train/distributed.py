@@ -1,11 +1,11 @@
 """Distributed set-up in one place, and the few collectives the loop needs.
 
 The same loop runs as
-  one CPU process                       python -m prolong.train --params params/tiny/stage1.yaml
+  one CPU process                       python -m prolong.train --params params/tiny/stages/stage1.yaml
   N CPU processes (gloo, DDP)           torchrun --nproc_per_node 2 -m prolong.train --params ...
                                         (or accelerate launch --cpu --num_processes 2 -m prolong.train ...)
   GPUs with FSDP (full sharding per     accelerate launch --config_file params/paper/accelerate/fsdp_1node.yaml
-  decoder layer, bf16)                    -m prolong.train --params params/paper/stage1.yaml
+  decoder layer, bf16)                    -m prolong.train --params params/paper/stages/stage1.yaml
 The parallelism comes from the launcher's environment (accelerate reads its config file or the torchrun variables);
 the training code only sees an `Accelerator`. Sequence parallelism (train.sequence_parallel_size, paper: 8 at 512K)
 splits those ranks into data-parallel groups that share every sequence; the loop sets it up right after this

@@ -1,7 +1,7 @@
 """The training loop of a stage (Stage 1 at 64K, Stage 2 at 512K): one code path for a tiny CPU model and for
 Llama-3-8B-Instruct on H100 nodes; only the params differ.
 
-    run = train(TrainParams.from_yaml("params/tiny/stage1.yaml"))
+    run = train(TrainParams.from_yaml("params/tiny/stages/stage1.yaml"))
 
 Ranks form data-parallel groups of sequence_parallel_size ranks (1: every rank is its own group). The ranks of a
 group read the same sequences and each runs the model on one contiguous chunk of every micro-batch

@@ -1,4 +1,4 @@
-"""params/paper/sft.yaml is the paper's SFT column (PAPER.md, "The recipe"); params/tiny/sft.yaml loads."""
+"""params/paper/stages/sft.yaml is the paper's SFT column (PAPER.md, "The recipe"); params/tiny/stages/sft.yaml loads."""
 
 import pytest
 import yaml
@@ -8,8 +8,8 @@ from prolong.config import ConfigError
 from prolong.sft.config import SFTDataConfig
 from prolong.train.config import TrainParams
 
-PAPER = paths.PARAMS_DIR / "paper" / "sft.yaml"
-TINY = paths.PARAMS_DIR / "tiny" / "sft.yaml"
+PAPER = paths.PARAMS_DIR / "paper" / "stages" / "sft.yaml"
+TINY = paths.PARAMS_DIR / "tiny" / "stages" / "sft.yaml"
 
 
 def _load(path):
@@ -19,7 +19,7 @@ def _load(path):
 
 def test_paper_sft_matches_the_recipe():
     p = _load(PAPER)
-    stage2 = yaml.safe_load((paths.PARAMS_DIR / "paper" / "stage2.yaml").read_text())
+    stage2 = yaml.safe_load((paths.PARAMS_DIR / "paper" / "stages" / "stage2.yaml").read_text())
     assert p.train.init_from == f"{stage2['experiment']}/{stage2['name']}"        # start from the Stage-2 checkpoint
     assert p.data.seq_len == 65536 and p.data.mixture is None                     # packed to 64K
     assert p.train.steps == 250 and p.train.batch_size == 64                       # 250 steps x (64 x 64K)

@@ -34,8 +34,8 @@ def paper():
     if not PAPER.is_file():
         pytest.skip("PAPER.md not found")
     return {"recipe": _recipe(), "text": PAPER.read_text(),
-            1: TrainParams.from_yaml(paths.PARAMS_DIR / "paper" / "stage1.yaml"),
-            2: TrainParams.from_yaml(paths.PARAMS_DIR / "paper" / "stage2.yaml")}
+            1: TrainParams.from_yaml(paths.PARAMS_DIR / "paper" / "stages" / "stage1.yaml"),
+            2: TrainParams.from_yaml(paths.PARAMS_DIR / "paper" / "stages" / "stage2.yaml")}
 
 
 @pytest.mark.parametrize("stage", [1, 2])
@@ -107,9 +107,14 @@ def test_paper_mixtures_exist():
 
 
 def test_tiny_stages_chain():
-    s1 = TrainParams.from_yaml(paths.PARAMS_DIR / "tiny" / "stage1.yaml")
-    s2 = TrainParams.from_yaml(paths.PARAMS_DIR / "tiny" / "stage2.yaml")
-    assert s2.train.init_from == f"{s1.experiment}/{s1.run_name()}" and s2.train.load_optimizer
+    """base -> stage1 -> stage2 -> sft: the chain the README runs by hand and every experiment's default arm."""
+    stages = {s: TrainParams.from_yaml(paths.PARAMS_DIR / "tiny" / "stages" / f"{s}.yaml")
+              for s in ("base", "stage1", "stage2", "sft")}
+    base, s1, s2 = stages["base"], stages["stage1"], stages["stage2"]
+    assert base.train.init_from is None
+    for prev, nxt in (("base", "stage1"), ("stage1", "stage2"), ("stage2", "sft")):
+        assert stages[nxt].train.init_from == f"{stages[prev].experiment}/{stages[prev].run_name()}"
+    assert s1.data.seq_len > base.data.seq_len and s1.model.rope_theta > base.model.rope_theta
     assert s2.data.seq_len > s1.data.seq_len and s2.model.rope_theta > s1.model.rope_theta
     for p in (s1, s2):
         assert p.data.mixture_path().is_file()

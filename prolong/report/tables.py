@@ -14,7 +14,7 @@ from typing import Callable
 import pandas as pd
 
 from prolong import paths
-from prolong.report import figures
+from prolong.report import plot
 from prolong.report.render import pivot, spread, write_table
 from prolong.results import captions
 
@@ -57,7 +57,7 @@ def _long(rendered: dict[str, pd.DataFrame], metrics: list[str] | None = None,
             continue
         wanted = [m for m in (metrics or table.columns[1:]) if m in table.columns]
         if source == "paper" or tidy is None:
-            frames.append(figures.long_form(table, source, wanted))
+            frames.append(plot.long_form(table, source, wanted))
         else:
             frame = spread(tidy, table_id, source)
             frames.append(frame[frame["metric"].isin(wanted)])
@@ -68,7 +68,7 @@ def _category_bars(tidy: pd.DataFrame, table_id: str, out: Outputs, title: str, 
     rendered = _tables(tidy, table_id, out)
     frame = _long(rendered, metrics, tidy, table_id)
     if not frame.empty:
-        out.written.append(figures.bars(frame, title, out.figures_dir / f"{table_id}.png"))
+        out.written.append(plot.bars(frame, title, out.figures_dir / f"{table_id}.png"))
     return out.written
 
 
@@ -106,7 +106,7 @@ def t14_document_lengths(tidy: pd.DataFrame, out: Outputs | None = None) -> list
     out = out or Outputs()
     frame = _long(_tables(tidy, "T14", out), None, tidy, "T14")
     if not frame.empty:
-        out.written.append(figures.bars(frame, "Documents longer than (%)", out.figures_dir / "T14.png",
+        out.written.append(plot.bars(frame, "Documents longer than (%)", out.figures_dir / "T14.png",
                                         x="row", hue="metric", ylabel="% of documents"))
     return out.written
 
@@ -125,7 +125,7 @@ def _synthetic_share(tidy: pd.DataFrame, table_id: str, out: Outputs, title: str
         # log-like spacing of 0/1/3/10/50: plot against percent+1 on a log axis
         frame["x"] = frame["synthetic_percent"] + 1
         ticks = {p + 1: f"{p:g}%" for p in sorted(frame["synthetic_percent"].dropna().unique())}
-        out.written.append(figures.lines(frame, title, out.figures_dir / f"{table_id}.png", x="x",
+        out.written.append(plot.lines(frame, title, out.figures_dir / f"{table_id}.png", x="x",
                                          xlabel="synthetic long SFT data (log scale)", logx=True, xticklabels=ticks))
     return out.written
 
@@ -171,7 +171,7 @@ def t11_qa_summ_by_length(tidy: pd.DataFrame, out: Outputs | None = None) -> lis
     if not frame.empty:
         frame["length_k"] = frame["metric"].str.rstrip("K").astype(float)  # columns are lengths: "32K" -> 32
         ticks = {float(k): f"{k:g}K" for k in sorted(frame["length_k"].unique())}
-        out.written.append(figures.lines(frame, "QA and Summ vs evaluation length", out.figures_dir / "T11.png",
+        out.written.append(plot.lines(frame, "QA and Summ vs evaluation length", out.figures_dir / "T11.png",
                                          x="length_k", xlabel="evaluation length (log scale)", hue="row",
                                          logx=True, xticklabels=ticks))
     return out.written
@@ -198,7 +198,7 @@ def t15_throughput(tidy: pd.DataFrame, out: Outputs | None = None) -> list[Path]
     out = out or Outputs()
     frame = _long(_tables(tidy, "T15", out), ["tokens_per_s_per_gpu"], tidy, "T15")
     if not frame.empty:
-        out.written.append(figures.bars(frame, "Throughput at 64K", out.figures_dir / "T15.png", x="row",
+        out.written.append(plot.bars(frame, "Throughput at 64K", out.figures_dir / "T15.png", x="row",
                                         hue="metric", ylabel="tokens/s/GPU"))
     return out.written
 
