@@ -52,7 +52,7 @@ def bench(root: Path, seq_len: int, n_seqs: int, dp_size: int) -> dict[str, floa
                                                "short": {"store": "short"}},
                                    "mixture": ["long@0.6", "short@0.4"]}, "bench")
     tracemalloc.start()
-    stream = MixtureStream(mix, seq_len=seq_len, seed=0, dp_rank=0, dp_size=dp_size, tokenizer=TOK)
+    stream = MixtureStream.from_mixture(mix, seq_len=seq_len, seed=0, dp_rank=0, dp_size=dp_size, tokenizer=TOK)
     stream.take(5)                                          # warm the page cache / first shard orders
     t0 = time.perf_counter()
     n_tokens = 0

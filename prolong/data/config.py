@@ -153,8 +153,6 @@ class MixtureConfig(Config):
     "domain name -> which documents it holds"
     mixture: Union[list[str], dict[str, float]]
     "['code_repos_64k@0.30', ...] or {code_repos_64k: 0.30, ...}; proportions of tokens, summing to 1"
-    mode: Literal["pretrain", "sft"] = "pretrain"
-    "pretrain: a document cut by a sequence end continues the next sequence; sft: the cut tail is dropped"
 
     def __post_init__(self) -> None:
         props = self.proportions()

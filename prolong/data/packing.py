@@ -1,24 +1,29 @@
-"""Packing documents into fixed-length sequences that keep every document boundary (paper, "Packing").
+"""Pretraining packing: the documents of one token-store domain cut into sequences that keep every document boundary
+(paper, "Packing"), and `PackedSequence`, the training sample that every reader yields.
 
-Each document becomes `[BOS] + tokens + [EOS]`; documents are concatenated into sequences of exactly `seq_len` tokens
-and `doc_lens` lists the document pieces of each sequence, so attention can stay inside documents. Where a document is
-cut by the end of a sequence:
-    mode="pretrain": the rest (the "leftover tail") starts the next sequence, as a piece of its own;
-    mode="sft":      the rest is dropped and the next sequence starts with the next document.
-A final sequence that is not full is dropped (`drop_last`), so every sequence has exactly `seq_len` tokens.
+Each document is read as `[BOS] + tokens + [EOS]`; documents are concatenated into sequences of exactly `seq_len`
+tokens and `doc_lens` lists the document pieces of each sequence, so attention can stay inside documents. A document
+cut by the end of a sequence continues (the "leftover tail") as the first piece of the domain's next sequence.
+(SFT packs whole conversations and drops the tail instead: `prolong.sft.packing`.)
 
-`SequencePacker` packs arbitrary documents with optional loss masks (SFT conversations are built on it);
-`prolong.data.mixing` packs straight from token stores with the same rules, without copying whole documents.
+`DocumentReader` is the pretraining reader of `prolong.data.mixing.MixtureStream`: it plans a sequence as pieces of
+documents (cheap: no token copied) and materializes it by slicing the shard memmaps, so only the sequences of this
+rank are copied and only the current shard's document order is held in memory.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Literal, Optional
+from typing import Optional
 
 import numpy as np
 
-PackMode = Literal["pretrain", "sft"]
+from prolong.data.token_store import TokenStore
+
+# One planned piece: (shard, token start of the document in the shard, n tokens of the document, vstart, vend).
+# vstart/vend are *virtual* coordinates of the document [BOS] + tokens + [EOS] (length n + 2).
+Piece = tuple[int, int, int, int, int]
 
 
 @dataclass
@@ -34,82 +39,106 @@ class PackedSequence:
         assert self.input_ids.ndim == 1 and self.doc_lens.ndim == 1
         assert int(self.doc_lens.sum()) == len(self.input_ids), "doc_lens must sum to the sequence length"
 
-    @property
-    def attention_cost(self) -> int:
-        """Sum of squared document lengths: the work of document-masked attention (Table 15)."""
-        d = self.doc_lens.astype(np.int64)
-        return int((d * d).sum())
 
-    def documents(self) -> list[np.ndarray]:
-        """The document pieces of the sequence, in order."""
-        return np.split(self.input_ids, np.cumsum(self.doc_lens)[:-1])
+class DocumentReader:
+    """Walks the documents of one domain (a token store within a length range) in an order shuffled per epoch from
+    `seed` (shards permuted, then the documents of each shard) and packs them into sequences of `seq_len` tokens."""
 
-
-class SequencePacker:
-    """Stateful packer: `add()` documents, get back the sequences they complete.
-
-    tokens: (n,) ints without BOS/EOS; loss_mask: (n,) bool or None. BOS is never a target; EOS is a target when the
-    document's last token is (so SFT learns to stop after an assistant turn)."""
-
-    def __init__(self, seq_len: int, bos_id: int, eos_id: int, mode: PackMode = "pretrain", domain: str = "",
-                 add_bos_eos: bool = True):
-        if seq_len < 2:
-            raise ValueError(f"seq_len must be >= 2, got {seq_len}")
-        if mode not in ("pretrain", "sft"):
-            raise ValueError(f"mode must be 'pretrain' or 'sft', got {mode!r}")
+    def __init__(self, name: str, store: TokenStore, seq_len: int, bos_id: int, eos_id: int,
+                 min_tokens: int = 0, max_tokens: int = 0, seed: int = 0):
+        self.name, self.store, self.seed = name, store, seed
         self.seq_len, self.bos_id, self.eos_id = seq_len, bos_id, eos_id
-        self.mode, self.domain, self.add_bos_eos = mode, domain, add_bos_eos
-        self._ids: list[np.ndarray] = []     # pieces of the sequence being filled
-        self._masks: list[Optional[np.ndarray]] = []
-        self._filled = 0
-        self._any_mask = False
+        self.min_tokens, self.max_tokens = min_tokens, max_tokens
+        self.key = zlib.crc32(name.encode())
+        # Eligible documents per shard (counted once; only counts are kept).
+        self.n_eligible = np.array([int(self._eligible_mask(s.lengths()).sum()) for s in store.shards], np.int64)
+        self.n_docs = int(self.n_eligible.sum())
+        self.epoch, self.shard_pos, self.doc_pos, self.voff = 0, 0, 0, 0
+        self._order_epoch, self._docs_key = None, None
 
-    def add(self, tokens: np.ndarray, loss_mask: Optional[np.ndarray] = None) -> list[PackedSequence]:
-        tokens = np.asarray(tokens, dtype=np.int32)
-        if loss_mask is not None:
-            loss_mask = np.asarray(loss_mask, dtype=bool)
-            if loss_mask.shape != tokens.shape:
-                raise ValueError(f"loss_mask shape {loss_mask.shape} != tokens shape {tokens.shape}")
-            self._any_mask = True
-        if self.add_bos_eos:
-            tokens = np.concatenate([[self.bos_id], tokens, [self.eos_id]]).astype(np.int32)
-            if loss_mask is not None:
-                last = bool(loss_mask[-1]) if len(loss_mask) else False
-                loss_mask = np.concatenate([[False], loss_mask, [last]])
-        out = []
-        start = 0
-        while start < len(tokens):
-            take = min(len(tokens) - start, self.seq_len - self._filled)
-            self._ids.append(tokens[start:start + take])
-            self._masks.append(None if loss_mask is None else loss_mask[start:start + take])
-            self._filled += take
-            start += take
-            if self._filled == self.seq_len:
-                out.append(self._emit())
-                if self.mode == "sft":
-                    break           # the leftover tail of an SFT document is dropped
-        return out
+    def _eligible_mask(self, lengths: np.ndarray) -> np.ndarray:
+        mask = lengths >= max(self.min_tokens, 1)
+        if self.max_tokens:
+            mask &= lengths <= self.max_tokens
+        return mask
 
-    def _emit(self) -> PackedSequence:
-        ids = np.concatenate(self._ids).astype(np.int32)
-        doc_lens = np.array([len(p) for p in self._ids], dtype=np.int32)
-        mask = None
-        if self._any_mask:
-            mask = np.concatenate([m if m is not None else np.ones(len(p), bool)
-                                   for p, m in zip(self._ids, self._masks)])
-        self._ids, self._masks, self._filled = [], [], 0
-        return PackedSequence(ids, doc_lens, mask, self.domain)
+    def _shard_order(self) -> np.ndarray:
+        """Shards with eligible documents, permuted for this epoch (cached per epoch)."""
+        if self._order_epoch != self.epoch:
+            rng = np.random.default_rng([self.seed, self.key, self.epoch])
+            nonempty = np.flatnonzero(self.n_eligible)
+            self._order, self._order_epoch = nonempty[rng.permutation(len(nonempty))], self.epoch
+        return self._order
 
-    @property
-    def pending_tokens(self) -> int:
-        """Tokens waiting in the sequence being filled (dropped if the input ends here)."""
-        return self._filled
+    def _doc_order(self, shard: int) -> tuple[np.ndarray, np.ndarray]:
+        """(eligible documents of `shard` permuted for this epoch, the shard's offsets in memory); cached per shard,
+        so memory is bounded by one shard's document count, not the store's."""
+        if self._docs_key != (self.epoch, shard):
+            offsets = np.asarray(self.store.shards[shard].offsets)
+            eligible = np.flatnonzero(self._eligible_mask(np.diff(offsets)))
+            rng = np.random.default_rng([self.seed, self.key, self.epoch, int(shard) + 1])
+            self._docs, self._offsets = eligible[rng.permutation(len(eligible))], offsets
+            self._docs_key = (self.epoch, shard)
+        return self._docs, self._offsets
 
+    def _current(self) -> tuple[int, int, int]:
+        """(shard, token start in shard, n tokens) of the current document."""
+        shard = int(self._shard_order()[self.shard_pos])
+        docs, offsets = self._doc_order(shard)
+        doc = int(docs[self.doc_pos])
+        start = int(offsets[doc])
+        return shard, start, int(offsets[doc + 1]) - start
 
-def pack_documents(docs: Iterable, seq_len: int, bos_id: int, eos_id: int, mode: PackMode = "pretrain",
-                   domain: str = "", add_bos_eos: bool = True) -> Iterator[PackedSequence]:
-    """Pack documents (token arrays, or (tokens, loss_mask) pairs) into full sequences of `seq_len` tokens."""
-    packer = SequencePacker(seq_len, bos_id, eos_id, mode, domain, add_bos_eos)
-    for doc in docs:
-        tokens, mask = doc if isinstance(doc, tuple) else (doc, None)
-        yield from packer.add(tokens, mask)
+    def _advance_doc(self) -> None:
+        self.voff = 0
+        self.doc_pos += 1
+        order = self._shard_order()
+        if self.doc_pos >= self.n_eligible[order[self.shard_pos]]:
+            self.doc_pos, self.shard_pos = 0, self.shard_pos + 1
+            if self.shard_pos >= len(order):
+                self.shard_pos, self.epoch = 0, self.epoch + 1
+
+    def next_plan(self) -> list[Piece]:
+        """Pieces of the next sequence (vend - vstart sums to seq_len); a cut document's rest starts the next one."""
+        pieces, filled = [], 0
+        while filled < self.seq_len:
+            shard, start, n = self._current()
+            vlen = n + 2
+            take = min(vlen - self.voff, self.seq_len - filled)
+            pieces.append((shard, start, n, self.voff, self.voff + take))
+            filled += take
+            if self.voff + take == vlen:
+                self._advance_doc()
+            else:
+                self.voff += take
+        return pieces
+
+    def materialize(self, pieces: list[Piece]) -> PackedSequence:
+        """The sequence of `pieces`: input_ids (L,) int32 sliced from the shard memmaps, one doc_lens entry per piece,
+        no loss mask (every token is a target)."""
+        out = np.empty(self.seq_len, dtype=np.int32)
+        doc_lens = np.empty(len(pieces), dtype=np.int32)
+        pos = 0
+        for i, (shard, start, n, v0, v1) in enumerate(pieces):
+            doc_lens[i] = v1 - v0
+            if v0 == 0:                                  # virtual position 0 is BOS
+                out[pos] = self.bos_id
+                pos += 1
+                v0 = 1
+            t1 = min(v1, n + 1)                          # virtual [1, n+1) are the tokens
+            if t1 > v0:
+                k = t1 - v0
+                out[pos:pos + k] = self.store.shards[shard].tokens[start + v0 - 1:start + t1 - 1]
+                pos += k
+            if v1 == n + 2:                              # virtual position n+1 is EOS
+                out[pos] = self.eos_id
+                pos += 1
+        assert pos == self.seq_len
+        return PackedSequence(out, doc_lens, None, self.name)
+
+    def state(self) -> dict:
+        return {"epoch": self.epoch, "shard_pos": self.shard_pos, "doc_pos": self.doc_pos, "voff": self.voff}
+
+    def load(self, s: dict) -> None:
+        self.epoch, self.shard_pos, self.doc_pos, self.voff = (int(s[k]) for k in
+                                                                ("epoch", "shard_pos", "doc_pos", "voff"))

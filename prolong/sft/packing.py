@@ -11,19 +11,25 @@ Rules (paper: "a leftover tail starts the next sequence for pretraining data and
   * a conversation longer than `seq_len` is truncated to `seq_len` tokens (overlong="truncate") or skipped
     (overlong="skip"); both are counted. A truncated conversation without any target left is skipped.
 
-Packing is planned on lengths only (`plan_packing`), so a resumable stream can re-plan an epoch from its seed.
+Packing is planned on lengths only (`plan_packing`), so a resumable stream can re-plan an epoch from its seed:
+`ConversationReader`, the SFT reader of `prolong.data.mixing.MixtureStream`, shuffles a source's conversations per
+epoch from (seed, source, epoch), plans the epoch and walks its sequences, so its state is just (epoch, sequence).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
 import numpy as np
 
 from prolong.data.packing import PackedSequence
 from prolong.sft.template import EncodedConversation
+
+if TYPE_CHECKING:
+    from prolong.sft.stream import EncodedSet
 
 Overlong = Literal["truncate", "skip"]
 
@@ -144,11 +150,46 @@ def pack_conversations(convs: Sequence[EncodedConversation], seq_len: int, pad_i
     return [materialize(s, convs, seq_len, pad_id, domain) for s in plan.sequences], plan
 
 
-def unpack(seq: PackedSequence, plan_pieces: Sequence[tuple[int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(input_ids, loss_mask) of each conversation of a packed sequence (the padding piece left out)."""
-    out, pos = [], 0
-    for (_i, n), d in zip(plan_pieces, seq.doc_lens):
-        assert d == n
-        out.append((seq.input_ids[pos:pos + n], seq.loss_mask[pos:pos + n]))
-        pos += n
-    return out
+class ConversationReader:
+    """Walks the packing plan of one SFT source (its encoded conversations) epoch by epoch: every sequence holds whole
+    conversations and padding; the conversations of an epoch's unfinished last sequence are dropped."""
+
+    def __init__(self, name: str, data: "EncodedSet", seq_len: int, pad_id: int, seed: int = 0, lookahead: int = 8,
+                 overlong: Overlong = "truncate"):
+        self.name, self.data, self.seq_len, self.pad_id, self.seed = name, data, seq_len, pad_id, seed
+        self.lookahead, self.overlong = lookahead, overlong
+        self.key = zlib.crc32(name.encode())
+        self.lengths = data.lengths
+        self.fits_target = data.first_target() < seq_len      # keeps a target when truncated to seq_len
+        self.epoch, self.pos = 0, 0
+        self._plan_epoch: int | None = None
+        self._plan: PackPlan | None = None
+        if len(self.plan().sequences) == 0:
+            raise ValueError(f"SFT source {name!r}: its {len(data)} conversations do not fill one sequence of "
+                             f"{seq_len} tokens")
+
+    def plan(self) -> PackPlan:
+        """The packing plan of the current epoch (re-planned from the seed when the epoch changes)."""
+        if self._plan_epoch != self.epoch:
+            order = np.random.default_rng([self.seed, self.key, self.epoch]).permutation(len(self.data))
+            self._plan = plan_packing(self.lengths, self.seq_len, order, self.lookahead, self.overlong,
+                                      self.fits_target)
+            self._plan_epoch = self.epoch
+        return self._plan  # type: ignore[return-value]
+
+    def next_plan(self) -> list[tuple[int, int]]:
+        """(conversation, tokens taken) of the next sequence."""
+        pieces = self.plan().sequences[self.pos]
+        self.pos += 1
+        if self.pos >= len(self.plan().sequences):
+            self.epoch, self.pos = self.epoch + 1, 0
+        return pieces
+
+    def materialize(self, pieces: Sequence[tuple[int, int]]) -> PackedSequence:
+        return materialize(pieces, self.data, self.seq_len, self.pad_id, self.name)
+
+    def state(self) -> dict:
+        return {"epoch": self.epoch, "pos": self.pos}
+
+    def load(self, s: dict) -> None:
+        self.epoch, self.pos = int(s["epoch"]), int(s["pos"])

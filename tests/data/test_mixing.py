@@ -1,4 +1,5 @@
-"""The mixture stream: proportions within one sequence of target, exact resume, rank split, clear errors."""
+"""The mixture stream over token stores: proportions within one sequence of target, exact resume, rank split, clear
+errors (the same stream serves SFT: tests/sft/test_sft_stream.py)."""
 
 import json
 
@@ -25,12 +26,12 @@ def stores(make_store, monkeypatch, tmp_path):
     return tmp_path
 
 
-def mixture(props=PROPS, mode="pretrain", **domain_overrides):
+def mixture(props=PROPS, **domain_overrides):
     domains = {"long": {"store": "stores/long", "min_tokens": 100}, "short_a": {"store": "stores/short"},
                "short_b": {"store": "stores/short", "max_tokens": 30}, "tiny": {"store": "stores/short"}}
     domains.update(domain_overrides)
-    return MixtureConfig.from_dict({"domains": domains, "mixture": [f"{k}@{v}" for k, v in props.items()],
-                                    "mode": mode}, "mix.yaml")
+    return MixtureConfig.from_dict({"domains": domains, "mixture": [f"{k}@{v}" for k, v in props.items()]},
+                                   "mix.yaml")
 
 
 def same(a: PackedSequence, b: PackedSequence) -> bool:
@@ -39,19 +40,19 @@ def same(a: PackedSequence, b: PackedSequence) -> bool:
 
 
 def test_proportions_within_one_sequence_at_every_step(stores):
-    stream = MixtureStream(mixture(), seq_len=64, seed=1)
+    stream = MixtureStream.from_mixture(mixture(), seq_len=64, seed=1)
     counts = {d: 0 for d in PROPS}
     for n in range(1, 3001):
         counts[next(stream).domain] += 1
         for d, p in PROPS.items():
             assert abs(counts[d] - p * n) < 1.0, (n, d, counts[d], p * n)     # the stated tolerance
     assert stream.tokens_per_domain == {d: c * 64 for d, c in counts.items()}
-    assert stream.global_tokens_per_domain == stream.tokens_per_domain
+    assert stream.state_dict()["counts"] == counts
 
 
 def test_paper_like_proportions_within_tolerance(stores):
     props = {"long": 0.30, "short_a": 0.04, "short_b": 0.03, "tiny": 0.63}
-    stream = MixtureStream(mixture(props), seq_len=32, seed=0)
+    stream = MixtureStream.from_mixture(mixture(props), seq_len=32, seed=0)
     seqs = stream.take(5000)
     for d, p in props.items():
         share = sum(s.domain == d for s in seqs) / len(seqs)
@@ -65,7 +66,7 @@ def test_domain_stream_reproduces_documents(stores):
     store = TokenStore.open(stores / "stores" / "long")
     eligible = [d for d in store.iter_docs() if len(d) >= 100]
     total = sum(len(d) + 2 for d in eligible)
-    stream = MixtureStream(mixture({"long": 1.0}), seq_len=50, seed=3)
+    stream = MixtureStream.from_mixture(mixture({"long": 1.0}), seq_len=50, seed=3)
     seqs = stream.take(-(-total // 50))                            # just enough sequences for one epoch
     assert {s.domain for s in seqs} == {"long"}
     epoch = np.concatenate([s.input_ids for s in seqs])[:total]
@@ -79,40 +80,38 @@ def test_domain_stream_reproduces_documents(stores):
     assert not np.array_equal(more[:200], epoch[:200])
 
 
-def test_filters_and_sft_mode(stores):
-    stream = MixtureStream(mixture({"short_b": 1.0}, mode="sft"), seq_len=40, seed=0)
-    for s in stream.take(200):
-        docs = s.documents()
-        for d in docs[:-1]:
-            assert d[0] == FAKE_TOK.bos_id and d[-1] == FAKE_TOK.eos_id and len(d) - 2 <= 30
-        assert docs[0][0] == FAKE_TOK.bos_id                       # sft: no continuation pieces
+def test_length_filters_of_a_domain(stores):
+    stream = MixtureStream.from_mixture(mixture({"short_b": 1.0}), seq_len=40, seed=0)
+    ids = np.concatenate([s.input_ids for s in stream.take(200)])
+    for d in np.split(ids, np.flatnonzero(ids == FAKE_TOK.bos_id)[1:])[1:-1]:   # whole documents only
+        assert d[0] == FAKE_TOK.bos_id and d[-1] == FAKE_TOK.eos_id and len(d) - 2 <= 30
 
 
 def test_resume_after_kill_continues_exactly(stores):
-    reference = MixtureStream(mixture(), seq_len=48, seed=7).take(400)
-    first = MixtureStream(mixture(), seq_len=48, seed=7)
+    reference = MixtureStream.from_mixture(mixture(), seq_len=48, seed=7).take(400)
+    first = MixtureStream.from_mixture(mixture(), seq_len=48, seed=7)
     first.take(137)
     state = json.loads(json.dumps(first.state_dict()))               # as saved in a checkpoint
     del first                                                       # "kill"
-    resumed = MixtureStream(mixture(), seq_len=48, seed=7)
+    resumed = MixtureStream.from_mixture(mixture(), seq_len=48, seed=7)
     resumed.load_state_dict(state)
     assert all(same(a, b) for a, b in zip(resumed.take(263), reference[137:]))
     assert sum(resumed.tokens_per_domain.values()) == 400 * 48
 
 
 def test_seed_changes_order_and_state_checks(stores):
-    a = MixtureStream(mixture(), seq_len=48, seed=0).take(20)
-    b = MixtureStream(mixture(), seq_len=48, seed=1).take(20)
+    a = MixtureStream.from_mixture(mixture(), seq_len=48, seed=0).take(20)
+    b = MixtureStream.from_mixture(mixture(), seq_len=48, seed=1).take(20)
     assert not all(same(x, y) for x, y in zip(a, b))
-    s = MixtureStream(mixture(), seq_len=48, seed=0)
+    s = MixtureStream.from_mixture(mixture(), seq_len=48, seed=0)
     with pytest.raises(ValueError, match="seed"):
-        s.load_state_dict(MixtureStream(mixture(), seq_len=48, seed=1).state_dict())
+        s.load_state_dict(MixtureStream.from_mixture(mixture(), seq_len=48, seed=1).state_dict())
 
 
 def test_dp_ranks_disjoint_and_sp_group_identical(stores):
     dp = 4
-    glob = MixtureStream(mixture(), seq_len=64, seed=5).take(4 * 60)
-    ranks = [MixtureStream(mixture(), seq_len=64, seed=5, dp_rank=r, dp_size=dp) for r in range(dp)]
+    glob = MixtureStream.from_mixture(mixture(), seq_len=64, seed=5).take(4 * 60)
+    ranks = [MixtureStream.from_mixture(mixture(), seq_len=64, seed=5, dp_rank=r, dp_size=dp) for r in range(dp)]
     per_rank = [r.take(60) for r in ranks]
     for r in range(dp):
         assert all(same(x, glob[i * dp + r]) for i, x in enumerate(per_rank[r]))
@@ -121,19 +120,17 @@ def test_dp_ranks_disjoint_and_sp_group_identical(stores):
     assert len(served) == len(glob)
     assert sum(not same(per_rank[0][i], per_rank[1][i]) for i in range(60)) > 50
     # the ranks of one sequence-parallel group pass the same dp_rank: same samples
-    twin = MixtureStream(mixture(), seq_len=64, seed=5, dp_rank=2, dp_size=dp).take(60)
+    twin = MixtureStream.from_mixture(mixture(), seq_len=64, seed=5, dp_rank=2, dp_size=dp).take(60)
     assert all(same(x, y) for x, y in zip(twin, per_rank[2]))
     # the saved position is the same on every rank
     states = [{k: v for k, v in r.state_dict().items() if k != "tokens_per_domain"} for r in ranks]
     assert all(s == states[0] for s in states)
 
 
-def test_sort_micro_batches():
-    def seq(lens):
-        return PackedSequence(np.zeros(sum(lens), np.int32), np.array(lens, np.int32), None, "d")
-    mbs = [seq([8, 8]), seq([16]), seq([4, 4, 4, 4])]
-    assert [m.doc_lens.tolist() for m in sort_micro_batches(mbs)] == [[16], [8, 8], [4, 4, 4, 4]]
-    assert sort_micro_batches([[mbs[2]], [mbs[1], mbs[0]]])[0] == [mbs[1], mbs[0]]
+def test_sort_micro_batches_most_expensive_first_and_stable():
+    mbs = [[3], [7], [5], [7]]
+    out = sort_micro_batches(mbs, key=sum)
+    assert out == [[7], [7], [5], [3]] and out[0] is mbs[1] and out[1] is mbs[3]
 
 
 def test_errors(stores, make_store):
@@ -143,14 +140,14 @@ def test_errors(stores, make_store):
         mixture({"long": 0.5, "nope": 0.5})
     with pytest.raises(ConfigError, match=r"domain 'long' is empty: store .*stores/long has no document with "
                                           r"5000\.\.inf tokens"):
-        MixtureStream(mixture({"long": 1.0}, long={"store": "stores/long", "min_tokens": 5000}), seq_len=8)
+        MixtureStream.from_mixture(mixture({"long": 1.0}, long={"store": "stores/long", "min_tokens": 5000}), seq_len=8)
     with pytest.raises(FileNotFoundError, match=r"domains.long.store: .*stores/missing/store.json: token store "
                                                 r"not found"):
-        MixtureStream(mixture({"long": 1.0}, long={"store": "stores/missing"}), seq_len=8)
+        MixtureStream.from_mixture(mixture({"long": 1.0}, long={"store": "stores/missing"}), seq_len=8)
     with pytest.raises(TokenizerMismatchError, match=r"built with tokenizer 'fake'.*but tokenizer 'other'"):
-        MixtureStream(mixture(), seq_len=8, tokenizer=OTHER_TOK)
+        MixtureStream.from_mixture(mixture(), seq_len=8, tokenizer=OTHER_TOK)
     make_store("other", random_docs(np.random.default_rng(1), 5, 5, 9), tok=OTHER_TOK)
     with pytest.raises(TokenizerMismatchError, match=r"stores/other"):
-        MixtureStream(mixture({"long": 0.5, "tiny": 0.5}, tiny={"store": "stores/other"}), seq_len=8)
+        MixtureStream.from_mixture(mixture({"long": 0.5, "tiny": 0.5}, tiny={"store": "stores/other"}), seq_len=8)
     with pytest.raises(ValueError, match="dp_rank"):
-        MixtureStream(mixture(), seq_len=8, dp_rank=2, dp_size=2)
+        MixtureStream.from_mixture(mixture(), seq_len=8, dp_rank=2, dp_size=2)

@@ -1,80 +1,78 @@
-"""Packing keeps documents exact and their boundaries known, in both modes."""
+"""Pretraining packing (DocumentReader): documents stay exact, boundaries are known, a cut tail starts the next
+sequence, filters and resume."""
 
 import numpy as np
 import pytest
 
-from prolong.data.packing import PackedSequence, SequencePacker, pack_documents
+from prolong.data.packing import DocumentReader, PackedSequence
+from prolong.data.token_store import TokenStore
 
-BOS, EOS = 1, 2
+from data_fixtures import FAKE_TOK, random_docs
 
-
-def _docs(seed=0, n=40, lo=1, hi=300):
-    rng = np.random.default_rng(seed)
-    return [rng.integers(10, 1000, size=int(rng.integers(lo, hi + 1))).astype(np.int32) for _ in range(n)]
+BOS, EOS = FAKE_TOK.bos_id, FAKE_TOK.eos_id
 
 
-def test_pretrain_reproduces_documents_and_boundaries():
-    docs, L = _docs(), 128
-    seqs = list(pack_documents(docs, L, BOS, EOS, mode="pretrain", domain="d"))
-    stream = np.concatenate([np.concatenate([[BOS], d, [EOS]]) for d in docs])
-    assert len(seqs) == len(stream) // L                      # only the last partial sequence is dropped
-    got = np.concatenate([s.input_ids for s in seqs])
-    np.testing.assert_array_equal(got, stream[:len(got)])
-    # boundaries: every piece end is a document end or a sequence end, and pieces never span two documents
-    doc_ends = set(np.cumsum([len(d) + 2 for d in docs]).tolist())
-    pos = 0
+def _reader(path, seq_len, **kw):
+    return DocumentReader("d", TokenStore.open(path), seq_len, BOS, EOS, **kw)
+
+
+def _take(reader, n):
+    return [reader.materialize(reader.next_plan()) for _ in range(n)]
+
+
+def _pieces(seq):
+    return np.split(seq.input_ids, np.cumsum(seq.doc_lens)[:-1])
+
+
+def test_one_epoch_reproduces_documents_and_boundaries(make_store):
+    docs = random_docs(np.random.default_rng(0), 60, 1, 300)
+    L = 128
+    reader = _reader(make_store("s", docs, docs_per_shard=16), L, seed=1)
+    total = sum(len(d) + 2 for d in docs)
+    seqs = _take(reader, -(-total // L))                        # just enough sequences for one epoch
+    stream = np.concatenate([s.input_ids for s in seqs])[:total]
     for s in seqs:
         assert s.input_ids.dtype == np.int32 and s.doc_lens.dtype == np.int32 and s.doc_lens.sum() == L
         assert s.loss_mask is None and s.domain == "d"
-        for k, n in enumerate(s.doc_lens):
-            pos += int(n)
-            assert pos in doc_ends or k == len(s.doc_lens) - 1
-    # a cut document continues as the first piece of the next sequence
+    # document tokens are >= 10, so BOS marks every document start; each document appears once, whole
+    starts = np.flatnonzero(stream == BOS)
+    whole = np.split(stream, starts[1:])
+    assert all(p[0] == BOS and p[-1] == EOS for p in whole)
+    assert sorted(tuple(p[1:-1].tolist()) for p in whole) == sorted(tuple(d.tolist()) for d in docs)
+    # pieces never span two documents; a cut document continues as the first piece of the next sequence
     for a, b in zip(seqs, seqs[1:]):
+        assert all((p[1:] != BOS).all() for p in _pieces(a))
         if a.input_ids[-1] != EOS:
             assert b.input_ids[0] != BOS
 
 
-def test_sft_drops_the_tail_and_keeps_masks():
-    docs, L = _docs(1, n=30, lo=5, hi=90), 100
-    masks = [np.arange(len(d)) % 2 == 0 for d in docs]
-    seqs = list(pack_documents(list(zip(docs, masks)), L, BOS, EOS, mode="sft"))
-    assert seqs
-    i = 0                                                     # walk the documents alongside the pieces
-    for s in seqs:
-        assert s.doc_lens.sum() == L and s.loss_mask.shape == (L,)
-        pieces = s.documents()
-        mask_pieces = np.split(s.loss_mask, np.cumsum(s.doc_lens)[:-1])
-        for k, (piece, mpiece) in enumerate(zip(pieces, mask_pieces)):
-            full = np.concatenate([[BOS], docs[i], [EOS]])
-            fmask = np.concatenate([[False], masks[i], [masks[i][-1]]])
-            if k < len(pieces) - 1:
-                np.testing.assert_array_equal(piece, full)
-            else:                                             # the last piece may be cut: its tail is dropped
-                np.testing.assert_array_equal(piece, full[:len(piece)])
-            np.testing.assert_array_equal(mpiece, fmask[:len(piece)])
-            i += 1
-        assert s.input_ids[0] == BOS                          # every SFT sequence starts with a whole document
+def test_document_longer_than_sequence_continues_in_pieces(make_store):
+    doc = np.arange(10, 260, dtype=np.uint32)                   # 250 tokens + BOS/EOS = 252
+    reader = _reader(make_store("s", [doc, doc]), 100)
+    assert [s.doc_lens.tolist() for s in _take(reader, 5)] == [[100], [100], [52, 48], [100], [100]]
 
 
-def test_document_longer_than_sequence():
-    doc = np.arange(10, 260, dtype=np.int32)                  # 250 tokens + BOS/EOS = 252
-    pre = list(pack_documents([doc, doc], 100, BOS, EOS, mode="pretrain"))
-    assert [s.doc_lens.tolist() for s in pre] == [[100], [100], [52, 48], [100], [100]]
-    sft = list(pack_documents([doc, doc], 100, BOS, EOS, mode="sft"))
-    assert [s.doc_lens.tolist() for s in sft] == [[100], [100]]
-    np.testing.assert_array_equal(sft[0].input_ids, sft[1].input_ids)
+def test_length_filters(make_store):
+    docs = random_docs(np.random.default_rng(2), 80, 1, 120)
+    path = make_store("s", docs, docs_per_shard=20)
+    reader = _reader(path, 40, min_tokens=20, max_tokens=60)
+    assert reader.n_docs == sum(20 <= len(d) <= 60 for d in docs)
+    stream = np.concatenate([s.input_ids for s in _take(reader, 200)])
+    for p in np.split(stream, np.flatnonzero(stream == BOS)[1:])[:-1]:
+        assert 20 <= len(p) - 2 <= 60
 
 
-def test_packer_rejects_bad_input():
-    with pytest.raises(ValueError, match="mode"):
-        SequencePacker(16, BOS, EOS, mode="chat")
-    with pytest.raises(ValueError, match="loss_mask shape"):
-        SequencePacker(16, BOS, EOS).add(np.arange(5), np.ones(4, bool))
+def test_state_resumes_exactly(make_store):
+    path = make_store("s", random_docs(np.random.default_rng(3), 50, 1, 200), docs_per_shard=9)
+    ref = _take(_reader(path, 64, seed=4), 150)                 # crosses an epoch
+    first = _reader(path, 64, seed=4)
+    _take(first, 77)
+    resumed = _reader(path, 64, seed=4)
+    resumed.load(first.state())
+    for a, b in zip(_take(resumed, 73), ref[77:]):
+        assert np.array_equal(a.input_ids, b.input_ids) and np.array_equal(a.doc_lens, b.doc_lens)
+
+
+def test_packed_sequence_checks_doc_lens():
     with pytest.raises(AssertionError, match="sum"):
         PackedSequence(np.zeros(4, np.int32), np.array([3], np.int32), None, "d")
-
-
-def test_attention_cost():
-    s = PackedSequence(np.zeros(10, np.int32), np.array([3, 7], np.int32), None, "d")
-    assert s.attention_cost == 9 + 49

@@ -1,7 +1,10 @@
+"""SFT packing: whole conversations, one padding piece, the tail dropped; the reader the SFT stream uses."""
+
 import numpy as np
 import pytest
 
-from prolong.sft.packing import pack_conversations, plan_packing
+from prolong.sft.packing import ConversationReader, pack_conversations, plan_packing
+from prolong.sft.stream import EncodedSet
 from prolong.sft.template import EncodedConversation
 
 PAD = 2
@@ -64,3 +67,30 @@ def test_overlong_conversations_are_truncated_or_skipped_and_counted():
     late = EncodedConversation(np.arange(100, 200, dtype=np.int32), np.arange(100) >= 90)
     _, plan = pack_conversations(convs[:30] + [late], 64, PAD, order=order)
     assert plan.stats.n_skipped_overlong == 1 and plan.stats.n_truncated == 0
+
+
+def test_reader_walks_shuffled_epochs_of_whole_conversations():
+    convs, L = _convs(120, seed=2), 128
+    data = EncodedSet.from_encoded(convs)
+    reader = ConversationReader("chat", data, L, PAD, seed=5, lookahead=4)
+    per_epoch = len(reader.plan().sequences)
+    seqs = [reader.materialize(reader.next_plan()) for _ in range(2 * per_epoch)]
+    assert reader.epoch == 2 and reader.pos == 0
+    originals = {tuple(c.input_ids.tolist()) for c in convs}
+    for epoch in (seqs[:per_epoch], seqs[per_epoch:]):
+        seen = []
+        for s in epoch:
+            assert len(s.input_ids) == L and s.domain == "chat"
+            pieces = np.split(s.input_ids, np.cumsum(s.doc_lens)[:-1])
+            seen += [tuple(p.tolist()) for p in pieces if tuple(p.tolist()) in originals]
+        assert len(seen) == len(set(seen)) > 100                     # each conversation at most once per epoch
+    assert not all(np.array_equal(a.input_ids, b.input_ids) for a, b in zip(seqs[:per_epoch], seqs[per_epoch:]))
+    # resume: (epoch, pos) is the whole state
+    again = ConversationReader("chat", data, L, PAD, seed=5, lookahead=4)
+    again.load({"epoch": 1, "pos": 3})
+    assert np.array_equal(again.materialize(again.next_plan()).input_ids, seqs[per_epoch + 3].input_ids)
+
+
+def test_reader_refuses_a_source_that_fills_no_sequence():
+    with pytest.raises(ValueError, match="do not fill one sequence"):
+        ConversationReader("few", EncodedSet.from_encoded(_convs(2, lo=5, hi=10)), 128, PAD)

@@ -1,7 +1,9 @@
+"""The SFT stream (MixtureStream over ConversationReaders): token shares, exact resume, rank split, epochs."""
+
 import numpy as np
 import pytest
 
-from prolong.sft.stream import EncodedSet, SFTStream
+from prolong.sft.stream import EncodedSet, sft_stream
 from prolong.sft.template import EncodedConversation
 
 L = 128
@@ -23,7 +25,7 @@ SOURCES = {"short": _set(300, 8, 50, 0), "synthetic_long": _set(40, 90, 128, 1)}
 
 def _stream(p_long, **kw):
     props = {"short": 1 - p_long, "synthetic_long": p_long}
-    return SFTStream(SOURCES, props, L, pad_id=2, **kw)
+    return sft_stream(SOURCES, props, L, pad_id=2, **kw)
 
 
 @pytest.mark.parametrize("p", [0.0, 0.01, 0.03, 0.10, 0.50])
@@ -62,6 +64,11 @@ def test_resume_from_state_dict_continues_exactly():
     assert t.tokens_per_domain == ref.tokens_per_domain
     with pytest.raises(ValueError, match="seed"):
         _stream(0.1, seed=4).load_state_dict(state)
+    old = {**state, "kind": "sft", "sources": state["domains"]}     # a state of the former SFTStream
+    del old["domains"]
+    u = _stream(0.1, seed=3)
+    u.load_state_dict(old)
+    assert all(_same(a, b) for a, b in zip(full[70:], u.take(80)))
 
 
 def test_data_parallel_ranks_are_disjoint_and_cover_the_stream():
