@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
-from prolong.data.token_store import TokenStore
+if TYPE_CHECKING:                      # a type only: importing the packing module stays light (numpy)
+    from prolong.data.token_store import TokenStore
 
 # One planned piece: (shard, token start of the document in the shard, n tokens of the document, vstart, vend).
 # vstart/vend are *virtual* coordinates of the document [BOS] + tokens + [EOS] (length n + 2).
@@ -44,7 +45,7 @@ class DocumentReader:
     """Walks the documents of one domain (a token store within a length range) in an order shuffled per epoch from
     `seed` (shards permuted, then the documents of each shard) and packs them into sequences of `seq_len` tokens."""
 
-    def __init__(self, name: str, store: TokenStore, seq_len: int, bos_id: int, eos_id: int,
+    def __init__(self, name: str, store: "TokenStore", seq_len: int, bos_id: int, eos_id: int,
                  min_tokens: int = 0, max_tokens: int = 0, seed: int = 0):
         self.name, self.store, self.seed = name, store, seed
         self.seq_len, self.bos_id, self.eos_id = seq_len, bos_id, eos_id
