@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterator, Protocol
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
+from transformers import PreTrainedModel
 
 from prolong import paths
 from prolong.memory import peak_memory_bytes
@@ -117,6 +118,20 @@ def resolve_run_dir(ref: str) -> Path:
             return c
     raise FileNotFoundError(f"init_from {ref!r}: no run directory at {candidates[0]} (expected '<experiment>/<run>' "
                             f"of a finished run under {paths.runs_dir()})")
+
+
+def init_model(p: TrainParams, data: DataSetup, init_run: Path | None) -> PreTrainedModel:
+    """The stage's causal LM: the previous stage's final model (init_from), the pretrained checkpoint, or a small
+    Llama initialised from the current seed; its embedding must cover the tokenizer."""
+    init_path = None
+    if init_run is not None:
+        init_path = init_run / MODEL_DIR
+        if not init_path.is_dir():
+            raise FileNotFoundError(f"init_from {p.train.init_from}: {init_path} not found (the run has not finished)")
+    lm = build_model(p.model, vocab_size=data.vocab_size, init_path=init_path)
+    if data.vocab_size is not None:
+        check_vocab(data.vocab_size, lm)
+    return lm
 
 
 def make_optimizer(model: torch.nn.Module, optim: OptimConfig) -> torch.optim.AdamW:
@@ -247,14 +262,7 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
     set_seed(t.seed)
     data = data or build_data(p, acc)
     init_run = resolve_run_dir(t.init_from) if t.init_from else None
-    init_path = None
-    if init_run is not None:
-        init_path = init_run / MODEL_DIR
-        if not init_path.is_dir():
-            raise FileNotFoundError(f"init_from {t.init_from}: {init_path} not found (the run has not finished)")
-    lm = build_model(p.model, vocab_size=data.vocab_size, init_path=init_path)
-    if data.vocab_size is not None:
-        check_vocab(data.vocab_size, lm)
+    lm = init_model(p, data, init_run)
     step_flops = StepFlops.of(lm)  # before sharding
     net, optimizer = parallelize(lm, lay, acc, gradient_checkpointing=p.model.gradient_checkpointing,
                                  loss_block_size=p.model.loss_block_size,
