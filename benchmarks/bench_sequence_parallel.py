@@ -8,7 +8,7 @@ For each SP degree P (1 = one process, no SP) one forward + backward of a tiny L
   crossing  log-uniform document lengths (mean 512): documents cross chunk boundaries -> all-to-all path
   aligned   every chunk boundary is a document boundary -> fast path (no communication)
 Communication: bytes each rank sends to the other ranks through the all-to-alls, per decoder layer, forward and
-backward, counted in the autograd Function (prolong.model.sequence_parallel.COMM_STATS) and from the formula
+backward, counted in the autograd Function (prolong.model.ulysses.COMM_STATS) and from the formula
 `a2a_bytes_per_layer`; they must agree. Each process runs 1 thread; on a 2-core machine P = 4 oversubscribes the
 cores, so step times at P = 4 measure contention as much as SP (the point at this scale is the bytes and that the
 path runs; speed-ups need one accelerator per rank). Also prints the formula for Llama-3-8B at 512K, degree 8, bf16.
@@ -50,7 +50,7 @@ def doc_lengths(kind: str, T: int, P: int, seed: int = 0) -> list[int]:
 
 def _model(args: dict):
     from prolong.model.build import CausalLMWithLoss, ModelConfig, build_model
-    from prolong.model.sequence_parallel import enable_sequence_parallel
+    from prolong.model.ulysses import enable_sequence_parallel
 
     torch.manual_seed(0)
     cfg = ModelConfig(hidden_size=args["hidden"], intermediate_size=3 * args["hidden"], num_layers=args["layers"],
@@ -61,12 +61,14 @@ def _model(args: dict):
 
 
 def _measure(rank: int, P: int, args: dict, kind: str) -> dict:
-    from prolong.model import sequence_parallel as sp
+    from prolong.data.packing import PackedSequence
+    from prolong.model import ulysses as sp
+    from prolong.train.batching import make_micro_batch
 
     T = args["seq_len"]
     net = _model(args)
     ids = np.random.default_rng(1).integers(0, 512, T)
-    shard = sp.shard_batch(ids, doc_lengths(kind, T, P), rank, P)
+    shard = make_micro_batch([PackedSequence(ids, np.asarray(doc_lengths(kind, T, P)), None, kind)]).shard(rank, P)
     group = dist.group.WORLD if P > 1 else None
     times = []
     with sp.sequence_parallel(group):
@@ -116,7 +118,7 @@ def run_degree(P: int, args: dict) -> dict:
         return {kind: _measure(0, 1, args, kind) for kind in ("crossing", "aligned")}
     out = Path(tempfile.mkdtemp(prefix="bench_sp_")) / "res.json"
     mp.get_context("forkserver").set_forkserver_preload(["torch", "transformers.models.llama.modeling_llama",
-                                                         "prolong.model.sequence_parallel", "prolong.model.build"])
+                                                         "prolong.model.ulysses", "prolong.model.build"])
     mp.start_processes(_worker, args=(P, _free_port(), args, str(out)), nprocs=P, join=True,
                        start_method="forkserver")
     return json.loads(out.read_text())
@@ -136,7 +138,7 @@ def main() -> int:
     args = dict(seq_len=a.seq_len, repeats=a.repeats, layers=a.layers, hidden=a.hidden, heads=a.heads,
                 kv_heads=a.kv_heads)
 
-    from prolong.model.sequence_parallel import a2a_bytes_per_layer
+    from prolong.model.ulysses import a2a_bytes_per_layer
     from prolong.runs import Run
 
     name = a.name or (f"T{a.seq_len}-L{a.layers}-d{a.hidden}-h{a.heads}kv{a.kv_heads}-P"

@@ -101,11 +101,12 @@ def time_kernels(backends: list[str], L: int, H: int, Hkv: int, D: int, repeats:
 
 
 def train_step_check() -> dict:
-    from prolong.model.build import CausalLMWithLoss, ModelConfig, build_model
+    from prolong.model.build import ModelConfig, build_model
     from prolong.train.batching import make_micro_batch
     from prolong.train.config import OptimConfig
     from prolong.train.distributed import setup_distributed
     from prolong.train.loop import make_optimizer, train_step
+    from prolong.train.parallelize import init_layout, parallelize
     from prolong.data.packing import PackedSequence
 
     acc = setup_distributed("bf16")
@@ -113,9 +114,9 @@ def train_step_check() -> dict:
                       vocab_size=32000, max_position_embeddings=16384, rope_theta=8e6, gradient_checkpointing=True,
                       loss_block_size=2048)
     torch.manual_seed(0)
-    net = CausalLMWithLoss(build_model(cfg), cfg.loss_block_size)
-    optimizer = make_optimizer(net, OptimConfig(lr=1e-4))
-    net, optimizer = acc.prepare(net, optimizer)
+    net, optimizer = parallelize(build_model(cfg), init_layout(1), acc,
+                                 gradient_checkpointing=cfg.gradient_checkpointing, loss_block_size=cfg.loss_block_size,
+                                 make_optimizer=lambda m: make_optimizer(m, OptimConfig(lr=1e-4)))
     L = 16384
     lens = np.asarray(_doc_lens(L, seed=2), np.int32)
     seq = PackedSequence(np.random.default_rng(0).integers(0, 32000, L).astype(np.int32), lens, None, "check")

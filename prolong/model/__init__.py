@@ -1,4 +1,6 @@
-"""The model side of the recipe: document-masked attention, the block-wise loss, model building and FLOPs."""
+"""What runs inside the forward: document-masked attention (attention.py), its sequence-parallel wrapper with the
+all-to-all (ulysses.py), the block-wise loss (loss.py) and model building (build.py). Nothing here imports
+prolong.train or prolong.data; how the model is parallelised is prolong.train.parallelize."""
 
 from prolong.model.attention import (ATTN_IMPLEMENTATION, cu_seqlens_from_doc_lens, document_attention,
                                      position_ids_from_doc_lens)

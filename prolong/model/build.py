@@ -127,9 +127,7 @@ def build_model(cfg: ModelConfig, vocab_size: int | None = None, init_path: str 
         model = LlamaForCausalLM(config).to(dtype)
     if model.config._attn_implementation != ATTN_IMPLEMENTATION:
         model.set_attn_implementation(ATTN_IMPLEMENTATION)
-    if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    return model
+    return model  # cfg.gradient_checkpointing is applied for training by prolong.train.parallelize
 
 
 def check_vocab(tokenizer_vocab_size: int, model: PreTrainedModel) -> None:

@@ -9,7 +9,7 @@ The same loop runs as
 The parallelism comes from the launcher's environment (accelerate reads its config file or the torchrun variables);
 the training code only sees an `Accelerator`. Sequence parallelism (train.sequence_parallel_size, paper: 8 at 512K)
 splits those ranks into data-parallel groups that share every sequence; the loop sets it up right after this
-(prolong.model.sequence_parallel.init_sp_groups), e.g.
+(prolong.train.parallelize.init_layout, then parallelize), e.g.
   torchrun --nproc_per_node 2 -m prolong.train --params P.yaml   with sequence_parallel_size: 2 -> 1 group of 2
 """
 

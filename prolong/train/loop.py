@@ -4,12 +4,13 @@ Llama-3-8B-Instruct on H100 nodes; only the params differ.
     run = train(TrainParams.from_yaml("params/tiny/stages/stage1.yaml"))
 
 Ranks form data-parallel groups of sequence_parallel_size ranks (1: every rank is its own group). The ranks of a
-group read the same sequences and each runs the model on one contiguous chunk of every micro-batch
-(prolong.model.sequence_parallel: labels and positions built on the whole row, all-to-all around attention).
+group read the same sequences and each runs the model on one contiguous chunk of every micro-batch. All of that is
+set up in one place, prolong.train.parallelize (the layout, then SP attention, activation checkpointing and
+DDP/FSDP); the chunks are cut in prolong.train.batching (MicroBatch.shard).
 
 One optimizer step, on every rank:
   1. draw micro_batch_size x grad_accum packed sequences of this rank's data-parallel group from the stream, group
-     them into micro-batches and order those by attention cost (sum of squared document lengths, Table 15);
+     them into micro-batches and order those by attention cost (attended pairs of the documents, Table 15);
      with sequence parallelism, keep this rank's chunk of each micro-batch
   2. all-reduce the number of target tokens of the whole step (all micro-batches, all ranks; chunks are disjoint, so
      each target is counted once): n_step
@@ -32,12 +33,11 @@ from typing import Any, Callable, Iterator, Protocol
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
+from transformers import PreTrainedModel
 
 from prolong import paths
 from prolong.memory import peak_memory_bytes
-from prolong.model.build import CausalLMWithLoss, build_model, check_vocab, resolve_model_path
-from prolong.model.sequence_parallel import (enable_sequence_parallel, init_sp_groups, set_sequence_parallel_group,
-                                             sequences_per_group_per_step, shard_micro_batch)
+from prolong.model.build import build_model, check_vocab, resolve_model_path
 from prolong.progress import quiet
 from prolong.runs import MODEL_DIR, Run
 from prolong.train.batching import MicroBatch, make_micro_batch, order_by_attention_cost
@@ -46,7 +46,8 @@ from prolong.train.checkpoint import (check_resumable, clear_partial, latest_che
 from prolong.train.config import OptimConfig, TrainParams, lr_at, warmup_steps
 from prolong.train.distributed import (all_reduce_sum, gather_objects, is_ddp, on_main_then_all,
                                        setup_distributed)
-from prolong.train.flops import flops_per_step, n_flop_params
+from prolong.train.flops import StepFlops
+from prolong.train.parallelize import ParallelLayout, init_layout, parallelize
 
 
 
@@ -117,6 +118,20 @@ def resolve_run_dir(ref: str) -> Path:
             return c
     raise FileNotFoundError(f"init_from {ref!r}: no run directory at {candidates[0]} (expected '<experiment>/<run>' "
                             f"of a finished run under {paths.runs_dir()})")
+
+
+def init_model(p: TrainParams, data: DataSetup, init_run: Path | None) -> PreTrainedModel:
+    """The stage's causal LM: the previous stage's final model (init_from), the pretrained checkpoint, or a small
+    Llama initialised from the current seed; its embedding must cover the tokenizer."""
+    init_path = None
+    if init_run is not None:
+        init_path = init_run / MODEL_DIR
+        if not init_path.is_dir():
+            raise FileNotFoundError(f"init_from {p.train.init_from}: {init_path} not found (the run has not finished)")
+    lm = build_model(p.model, vocab_size=data.vocab_size, init_path=init_path)
+    if data.vocab_size is not None:
+        check_vocab(data.vocab_size, lm)
+    return lm
 
 
 def make_optimizer(model: torch.nn.Module, optim: OptimConfig) -> torch.optim.AdamW:
@@ -193,18 +208,19 @@ def train_step(acc: Accelerator, net: torch.nn.Module, optimizer: torch.optim.Op
     return {**out, "grad_norm": float(grad_norm)}
 
 
-def next_micro_batches(stream: Iterator, n_micro: int, micro_size: int, doc_masking: bool, reorder: bool = True
-                       ) -> tuple[list[MicroBatch], dict[str, int]]:
-    """This rank's micro-batches of one step (ordered by attention cost unless `reorder` is off, Table 15) and its
-    tokens per domain."""
+def next_micro_batches(stream: Iterator, n_micro: int, micro_size: int, doc_masking: bool, layout: ParallelLayout,
+                       reorder: bool = True) -> tuple[list[MicroBatch], dict[str, int]]:
+    """This rank's micro-batches of one step (ordered by attention cost unless `reorder` is off, Table 15; with
+    sequence parallelism this rank's chunk of each) and its tokens per domain (a group's tokens are counted once, on
+    sp_rank 0)."""
     seqs = [next(stream) for _ in range(n_micro * micro_size)]
     groups = [seqs[i * micro_size:(i + 1) * micro_size] for i in range(n_micro)]
     if reorder:
         groups = order_by_attention_cost(groups)
     domains: dict[str, int] = {}
-    for s in seqs:
+    for s in seqs if layout.sp_rank == 0 else ():
         domains[s.domain] = domains.get(s.domain, 0) + len(s.input_ids)
-    return [make_micro_batch(g, doc_masking) for g in groups], domains
+    return [make_micro_batch(g, doc_masking).shard(layout.sp_rank, layout.sp_size) for g in groups], domains
 
 
 # ---- the loop ----------------------------------------------------------------------------------------------------------
@@ -240,35 +256,17 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
         return run
 
     world = acc.num_processes
-    sp = init_sp_groups(t.sequence_parallel_size)  # data-parallel groups of sequence_parallel_size ranks
-    lay = sp.layout
-    per_group = sequences_per_group_per_step(t.batch_size, lay.dp_size)  # raises if it does not split
-    if per_group % t.micro_batch_size:
-        raise ValueError(f"train.batch_size {t.batch_size} does not split into {lay.dp_size} data-parallel groups "
-                         f"({world} ranks / sequence_parallel_size {lay.sp_size}) x micro-batches of "
-                         f"{t.micro_batch_size}")
-    n_micro = per_group // t.micro_batch_size
+    lay = init_layout(t.sequence_parallel_size)  # data-parallel groups of sequence_parallel_size ranks
+    n_micro = lay.micro_batches_per_step(t.batch_size, t.micro_batch_size)  # raises if the batch does not split
 
     set_seed(t.seed)
     data = data or build_data(p, acc)
     init_run = resolve_run_dir(t.init_from) if t.init_from else None
-    init_path = None
-    if init_run is not None:
-        init_path = init_run / MODEL_DIR
-        if not init_path.is_dir():
-            raise FileNotFoundError(f"init_from {t.init_from}: {init_path} not found (the run has not finished)")
-    lm = build_model(p.model, vocab_size=data.vocab_size, init_path=init_path)
-    if data.vocab_size is not None:
-        check_vocab(data.vocab_size, lm)
-    if lay.sp_size > 1:
-        enable_sequence_parallel(lm)  # attention exchanges heads over the group (identical to prolong_doc otherwise)
-    set_sequence_parallel_group(sp.sp_group)  # process-wide, so gradient-checkpoint recomputation sees it too
-    n_params = n_flop_params(lm)
-    cfg = lm.config
-    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-    net = CausalLMWithLoss(lm, block_size=p.model.loss_block_size)
-    optimizer = make_optimizer(net, p.optim)
-    net, optimizer = acc.prepare(net, optimizer)
+    lm = init_model(p, data, init_run)
+    step_flops = StepFlops.of(lm)  # before sharding
+    net, optimizer = parallelize(lm, lay, acc, gradient_checkpointing=p.model.gradient_checkpointing,
+                                 loss_block_size=p.model.loss_block_size,
+                                 make_optimizer=lambda m: make_optimizer(m, p.optim))
     stream = data.stream_factory(lay.dp_rank, lay.dp_size)  # the ranks of a group read the same sequences
 
     step, tokens_per_domain, elapsed = 0, {}, 0.0
@@ -298,11 +296,8 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
     net.train()
     while step < stop:
         t0 = time.perf_counter()
-        micro_batches, domains = next_micro_batches(stream, n_micro, t.micro_batch_size, p.model.doc_masking,
-                                                       t.reorder_micro_batches)
-        if lay.sp_size > 1:  # this rank's chunk; its group's tokens are counted once, on sp_rank 0
-            micro_batches = [shard_micro_batch(mb, lay.sp_rank, lay.sp_size) for mb in micro_batches]
-            domains = domains if lay.sp_rank == 0 else {}
+        micro_batches, domains = next_micro_batches(stream, n_micro, t.micro_batch_size, p.model.doc_masking, lay,
+                                                    t.reorder_micro_batches)
         lr = lr_at(step, p.optim, t.steps)
         out = train_step(acc, net, optimizer, micro_batches, lr, p.optim.grad_clip)
         step += 1
@@ -312,8 +307,7 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
         dt = time.perf_counter() - t0
         elapsed += dt
         # step totals over all ranks (chunk tokens add up to the sequences; attended pairs count on sp_rank 0 only)
-        flops = flops_per_step(n_params, cfg.num_hidden_layers, cfg.num_attention_heads * head_dim,
-                               out["n_tokens"], out["attended_pairs"])
+        flops = step_flops(out["n_tokens"], out["attended_pairs"])
         record = {
             "step": step, "loss": out["loss"], "lr": lr, "grad_norm": out["grad_norm"],
             "tokens": sum(tokens_per_domain.values()), "tokens_per_domain": dict(tokens_per_domain),

@@ -19,10 +19,11 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from prolong.model import sequence_parallel as sp
+from prolong.model import ulysses as sp
 from prolong.model.attention import cu_seqlens_from_doc_lens, document_attention
 from prolong.model.build import CausalLMWithLoss, ModelConfig, build_model
 from prolong.model.loss import IGNORE_INDEX
+from prolong.train.parallelize import ParallelLayout, apply_activation_checkpointing, init_layout
 
 _IMPORTED_AT = time.time()
 
@@ -33,7 +34,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-PRELOAD = ["torch", "transformers.models.llama.modeling_llama", "prolong.model.sequence_parallel",
+PRELOAD = ["torch", "transformers.models.llama.modeling_llama", "prolong.model.ulysses",
            "prolong.model.build", "prolong.train.batching"]
 
 
@@ -59,8 +60,8 @@ def _worker(rank: int, world: int, port: int, out: str, started: float) -> None:
                                "_imported_before_start_s": started - _IMPORTED_AT}
     t0 = time.perf_counter()
     try:
-        groups_full = sp.init_sp_groups(world)  # one SP group over every rank
-        groups_dp = sp.init_sp_groups(2) if world == 4 else None  # dp 2 x sp 2
+        groups_full = init_layout(world)  # one SP group over every rank
+        groups_dp = init_layout(2) if world == 4 else None  # dp 2 x sp 2
         cases: list[tuple[str, Callable[[], dict]]] = []
         for gqa in ((4, 2), (4, 4), (8, 2)):
             for docs in ("crossing", "short_straddling", "aligned"):
@@ -111,8 +112,8 @@ def doc_lens_for(kind: str, T: int, P: int) -> list[int]:
 
 # ---- attention function alone -------------------------------------------------------------------------------------
 
-def attention_case(groups: sp.SPGroups, H: int, Hkv: int, docs: str, transport: str) -> dict:
-    group, P, r = groups.sp_group, groups.layout.sp_size, groups.layout.sp_rank
+def attention_case(groups: ParallelLayout, H: int, Hkv: int, docs: str, transport: str) -> dict:
+    group, P, r = groups.sp_group, groups.sp_size, groups.sp_rank
     T, hs = 48, 8
     C = T // P
     g = torch.Generator().manual_seed(1)
@@ -170,7 +171,9 @@ def tiny_model(checkpointing: bool = False) -> torch.nn.Module:
     cfg = ModelConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=4, num_kv_heads=2,
                       vocab_size=97, max_position_embeddings=256, attention="sdpa", loss_block_size=16,
                       gradient_checkpointing=checkpointing)
-    lm = sp.enable_sequence_parallel(build_model(cfg))
+    lm = sp.enable_sequence_parallel(build_model(cfg))  # the wrapper; each case sets its group itself
+    if checkpointing:
+        apply_activation_checkpointing(lm)
     lm.train()  # transformers only recomputes under gradient checkpointing in training mode (no dropout here)
     return lm
 
@@ -204,8 +207,8 @@ def _grads(net: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.grad.detach().clone() for n, p in net.named_parameters() if p.grad is not None}
 
 
-def model_case(groups: sp.SPGroups, kind: str, checkpointing: bool = False) -> dict:
-    group, P, r = groups.sp_group, groups.layout.sp_size, groups.layout.sp_rank
+def model_case(groups: ParallelLayout, kind: str, checkpointing: bool = False) -> dict:
+    group, P, r = groups.sp_group, groups.sp_size, groups.sp_rank
     lm = tiny_model(checkpointing)
     net = CausalLMWithLoss(lm, block_size=16)
     mb = packed_micro_batch(kind, P)
@@ -219,7 +222,7 @@ def model_case(groups: sp.SPGroups, kind: str, checkpointing: bool = False) -> d
     ref_grads = _grads(net)
     net.zero_grad(set_to_none=True)
 
-    shard = sp.shard_micro_batch(mb, r, P)
+    shard = mb.shard(r, P)
     sp.COMM_STATS.reset()
     with sp.sequence_parallel(group):
         local = shard.model_inputs("cpu")
@@ -254,11 +257,11 @@ def model_case(groups: sp.SPGroups, kind: str, checkpointing: bool = False) -> d
     }
 
 
-def dp_sp_case(groups: sp.SPGroups) -> dict:
+def dp_sp_case(groups: ParallelLayout) -> dict:
     """dp 2 x sp 2 on 4 ranks: the two SP groups read different samples (sample = dp_rank), the loss is scaled by
     world / (targets of the whole step, all ranks), gradients are averaged over all 4 ranks (what DDP does): this
     must equal the single-process gradient of the mean loss over both samples."""
-    lay = groups.layout
+    lay = groups
     world = lay.world_size
     mbs = [packed_micro_batch("crossing", 2, seed=10 + i) for i in range(lay.dp_size)]
     lm = tiny_model()
@@ -273,7 +276,7 @@ def dp_sp_case(groups: sp.SPGroups) -> dict:
     ref_grads = _grads(net)
     net.zero_grad(set_to_none=True)
 
-    shard = sp.shard_micro_batch(mbs[lay.dp_rank], lay.sp_rank, lay.sp_size)  # the sample of this rank's group
+    shard = mbs[lay.dp_rank].shard(lay.sp_rank, lay.sp_size)  # the sample of this rank's group
     n_step = torch.tensor(float(shard.n_targets))
     dist.all_reduce(n_step)  # the loop's all-reduce over *all* ranks
     with sp.sequence_parallel(groups.sp_group):

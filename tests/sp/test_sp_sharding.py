@@ -1,5 +1,5 @@
 """Single-process pieces of sequence parallelism: sharding (label shift at chunk boundaries, position offsets,
-padding, target counts), the fast-path decision, the GQA head mapping, the group layout and the epoch size."""
+padding, target counts), the fast-path decision, the GQA head mapping and the group layout."""
 
 from __future__ import annotations
 
@@ -10,19 +10,28 @@ import pytest
 import torch
 from transformers import AttentionInterface
 
-from prolong.model import sequence_parallel as sp
+from prolong.data.packing import PackedSequence
+from prolong.model import ulysses as sp
 from prolong.model.attention import cu_seqlens_from_doc_lens, document_attention
 from prolong.model.loss import IGNORE_INDEX
 from prolong.train.batching import make_micro_batch
+from prolong.train.parallelize import init_layout, layout_of
 
 
 def _cat(shards, field):
     return torch.cat([getattr(s, field) for s in shards], dim=1)[0].tolist()
 
 
+def _shards(ids, doc_lens, P, loss_mask=None):
+    """Every rank's chunk of a micro-batch of one packed row, as the loop cuts it."""
+    seq = PackedSequence(np.asarray(ids, np.int64), np.asarray(doc_lens, np.int64), loss_mask, "x")
+    mb = make_micro_batch([seq])
+    return [mb.shard(r, P) for r in range(P)]
+
+
 def test_label_shift_keeps_the_target_across_a_chunk_boundary():
     ids = np.arange(100, 112)  # 12 tokens, one document [3) + one [9) crossing the boundary at 6 (P=2)
-    shards = [sp.shard_batch(ids, [3, 9], r, 2) for r in range(2)]
+    shards = _shards(ids, [3, 9], 2)
     first = shards[0].labels[0].tolist()
     assert first[-1] == 106  # token 5's target is token 6, the first token of the next chunk
     assert first[2] == IGNORE_INDEX  # last token of document 0: no target
@@ -32,31 +41,31 @@ def test_label_shift_keeps_the_target_across_a_chunk_boundary():
 
 
 def test_position_ids_continue_a_document_into_the_next_chunk():
-    shards = [sp.shard_batch(np.arange(12), [3, 9], r, 4) for r in range(4)]
+    shards = _shards(np.arange(12), [3, 9], 4)
     assert [s.position_ids[0].tolist() for s in shards] == [[0, 1, 2], [0, 1, 2], [3, 4, 5], [6, 7, 8]]
     assert all(torch.equal(s.cu_seq_lens, cu_seqlens_from_doc_lens([3, 9])) for s in shards)  # global boundaries
     assert [s.chunk for s in shards] == [(0, 3), (3, 6), (6, 9), (9, 12)]
 
 
-def test_shard_batch_matches_sharding_the_loops_micro_batch():
+def test_chunks_of_a_micro_batch_add_up_to_it():
     rng = np.random.default_rng(0)
     seqs = [SimpleNamespace(input_ids=rng.integers(0, 50, 16), doc_lens=np.array(lens), domain="x",
                             loss_mask=rng.random(16) > 0.4) for lens in ([5, 11], [16])]
     mb = make_micro_batch(seqs)
-    ids = np.concatenate([s.input_ids for s in seqs])
-    mask = np.concatenate([s.loss_mask for s in seqs])
+    assert mb.shard(0, 1) is mb and not mb.needs_all_to_all
     for P in (2, 4, 8):
-        a = [sp.shard_micro_batch(mb, r, P) for r in range(P)]
-        b = [sp.shard_batch(ids, [5, 11, 16], r, P, loss_mask=mask) for r in range(P)]
+        a = [mb.shard(r, P) for r in range(P)]
         for field in ("input_ids", "labels", "position_ids"):
-            assert _cat(a, field) == _cat(b, field) == getattr(mb, field)[0].tolist()
+            assert _cat(a, field) == getattr(mb, field)[0].tolist()
         assert sum(s.n_targets for s in a) == mb.n_targets
         assert [s.attended_pairs for s in a] == [mb.attended_pairs] + [0] * (P - 1)  # counted once per group
-        assert a[0].tokens_per_domain == {"x": 32} and a[1].tokens_per_domain == {}
+        assert {s.needs_all_to_all for s in a} == {P != 2}  # cu 0, 5, 16, 32: only the midpoint is a boundary
+    with pytest.raises(ValueError, match="already a chunk"):
+        a[0].shard(0, 2)
 
 
 def test_padding_to_a_multiple_of_the_degree():
-    shards = [sp.shard_batch(np.arange(1, 11), [4, 6], r, 4) for r in range(4)]  # 10 tokens -> 12
+    shards = _shards(np.arange(1, 11), [4, 6], 4)  # 10 tokens -> 12
     assert {s.n_pad for s in shards} == {2} and {s.seq_len for s in shards} == {12}
     assert shards[0].cu_seq_lens.tolist() == [0, 4, 10, 12]  # padding is a document of its own
     assert _cat(shards, "labels")[-3:] == [IGNORE_INDEX] * 3  # end of a document + two padding tokens
@@ -69,6 +78,7 @@ def test_fast_path_decision_is_about_boundaries_not_lengths():
     # every document shorter than a chunk (8), yet [6, 12) straddles the boundary at 8: the public release's
     # "all documents fit" test would skip the all-to-all here and cut that document
     assert sp.needs_all_to_all([0, 6, 12, 16], 16, 2)
+    assert [s.needs_all_to_all for s in _shards(np.arange(16), [3, 5, 8], 2)] == [False, False]
     assert not sp.needs_all_to_all([0, 3, 8, 16], 16, 2)
     assert not sp.needs_all_to_all([0, 16], 16, 1)
     assert sp.needs_all_to_all([0, 4, 8, 16], 16, 4)  # boundary 12 is inside a document
@@ -95,33 +105,30 @@ def test_gqa_repeat_gives_each_rank_the_kv_heads_of_its_queries():
 
 
 def test_group_layout():
-    lays = [sp.sp_layout(r, 8, 4) for r in range(8)]
+    lays = [layout_of(r, 8, 4) for r in range(8)]
     assert [(x.dp_rank, x.sp_rank) for x in lays] == [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1), (1, 2), (1, 3)]
     assert {x.dp_size for x in lays} == {2} and lays[5].sp_ranks == [4, 5, 6, 7]
-    assert sp.sp_layout(3, 8, 1).dp_rank == 3 and sp.sp_layout(3, 8, 8).dp_size == 1
+    assert layout_of(3, 8, 1).dp_rank == 3 and layout_of(3, 8, 8).dp_size == 1
     with pytest.raises(ValueError, match="multiple"):
-        sp.sp_layout(0, 6, 4)
-    dp_rank, dp_size, sp_rank, sp_size, group = sp.init_sp_groups(1)  # no process group: a one-rank layout
-    assert (dp_rank, dp_size, sp_rank, sp_size, group) == (0, 1, 0, 1, None)
+        layout_of(0, 6, 4)
+    one = init_layout(1)  # no process group: a one-rank layout
+    assert (one.dp_rank, one.dp_size, one.sp_rank, one.sp_size, one.sp_group) == (0, 1, 0, 1, None)
     with pytest.raises(RuntimeError, match="process group"):
-        sp.init_sp_groups(2)
+        init_layout(2)
 
 
-def test_epoch_size_counts_samples_per_group_not_per_rank():
+def test_the_ranks_of_a_group_read_the_same_sequences_and_a_step_splits_over_groups():
     n, batch, world, sp_size = 1000, 16, 8, 4
-    dp_size = world // sp_size
-    per_group = sp.samples_per_epoch(n, dp_size)
-    assert per_group == 500
-    # simulate: rank reads samples dp_rank, dp_rank + dp_size, ... (the stream's rank-aware split)
-    read = {r: list(range(sp.sp_layout(r, world, sp_size).dp_rank, n, dp_size))[:per_group] for r in range(world)}
-    assert read[0] == read[3] and read[0] != read[4]  # the ranks of one SP group read the same samples
-    distinct = set().union(*map(set, read.values()))
-    assert len(distinct) == n  # one epoch reads every sample once, not sp_size times
-    assert sp.samples_per_epoch(n, world) * world == n  # per-rank counting: the 8x-too-many-samples bug's shape
-    assert sp.sequences_per_group_per_step(batch, dp_size) == 8
-    assert sp.samples_per_epoch(n, dp_size) // sp.sequences_per_group_per_step(batch, dp_size) == n // batch
-    with pytest.raises(ValueError):
-        sp.sequences_per_group_per_step(15, 2)
+    lays = [layout_of(r, world, sp_size) for r in range(world)]
+    # the loop gives every rank the stream of its dp_rank: sequences dp_rank, dp_rank + dp_size, ...
+    read = {r: list(range(lay.dp_rank, n, lay.dp_size)) for r, lay in enumerate(lays)}
+    assert read[0] == read[3] and read[0] != read[4]  # the ranks of one SP group read the same sequences
+    assert len(set().union(*map(set, read.values()))) == n  # one pass reads every sequence once, not sp_size times
+    assert lays[0].micro_batches_per_step(batch, 2) == 4  # 16 sequences / 2 groups / micro-batches of 2
+    with pytest.raises(ValueError, match="does not split"):
+        lays[0].micro_batches_per_step(15, 1)
+    with pytest.raises(ValueError, match="does not split"):
+        lays[0].micro_batches_per_step(16, 3)
 
 
 def test_wrapper_is_registered_and_plain_without_a_group():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from prolong.model.sequence_parallel import needs_all_to_all
+from prolong.model.ulysses import needs_all_to_all
 from prolong.train.batching import make_micro_batch
 from train_helpers import (SP_STEPS, CountingStream, gradients_and_train_worker, gradients_worker,
                            run_distributed_test, sp_train_worker, train_worker)

@@ -7,9 +7,8 @@ import pytest
 
 from prolong.data.packing import PackedSequence
 from prolong.model.loss import IGNORE_INDEX
-from prolong.train.batching import labels_for, make_micro_batch
+from prolong.train.batching import attended_pairs, labels_for, make_micro_batch, order_by_attention_cost
 from prolong.train.config import OptimConfig, lr_at, warmup_steps
-from prolong.train.flops import flops_per_step
 
 
 def test_schedule_warmup_then_cosine_to_floor():
@@ -47,6 +46,12 @@ def test_micro_batch_concatenates_sequences():
     assert plain.cu_seq_lens.tolist() == [0, 4, 8] and plain.n_targets == 6
 
 
-def test_flops_formula():
-    # 8B-like numbers: 6N per token plus 12 * layers * d * attended context
-    assert flops_per_step(100, 2, 8, tokens=10, attended_pairs=55) == 6 * 100 * 10 + 12 * 2 * 8 * 55
+def test_micro_batches_are_ordered_by_attended_pairs_most_first():
+    def seq(lens):
+        return PackedSequence(np.zeros(sum(lens), np.int64), np.asarray(lens), None, "x")
+
+    groups = [[seq([4, 4, 4, 4])], [seq([16])], [seq([8, 8])], [seq([8, 8])]]
+    ordered = order_by_attention_cost(groups)
+    assert [g[0].doc_lens.tolist() for g in ordered] == [[16], [8, 8], [8, 8], [4, 4, 4, 4]]
+    assert ordered[1] is groups[2] and ordered[2] is groups[3]  # stable
+    assert attended_pairs([16]) == 136 == make_micro_batch(groups[1]).attended_pairs

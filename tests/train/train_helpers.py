@@ -177,7 +177,7 @@ def sp_params(sequence_parallel_size: int) -> TrainParams:
 def sp_train_worker(rank: int, world_size: int) -> dict[str, Any]:
     """The whole loop with sequence parallelism over all `world_size` ranks (dp 1); the loss curve, this rank's
     all-to-all calls and the logged tokens per domain."""
-    from prolong.model.sequence_parallel import COMM_STATS
+    from prolong.model.ulysses import COMM_STATS
     from prolong.train.loop import train
 
     COMM_STATS.reset()

@@ -1,4 +1,4 @@
-"""Sequence parallelism for 512K training (DeepSpeed-Ulysses style), exact when documents cross chunk boundaries.
+"""Ulysses sequence parallelism inside the forward (DeepSpeed-Ulysses style), exact when documents cross chunk boundaries.
 
 At 512K the paper shards every packed sequence over the P ranks of a sequence-parallel (SP) group. Each rank holds
 one contiguous chunk of C = T / P tokens and runs the whole model on it; only attention needs other chunks, so around
@@ -10,13 +10,10 @@ attention the ranks exchange heads with an all-to-all:
 
 Everything else (embeddings, MLPs, norms, the block-wise loss) is token-wise and runs on the local chunk unchanged.
 
-How a micro-batch is sharded (`shard_batch` / `shard_micro_batch`), in this order:
-  1. labels are built (shifted) on the *whole* sequence, then sliced, so the target of a chunk's last token (the
-     first token of the next chunk) is kept;
-  2. position ids (restarting at 0 in every document) are built on the whole sequence, then sliced, so a document
-     that continues into the next chunk continues its positions there;
-  3. the model receives the *global* cu_seqlens; the attention wrapper knows its rank's chunk from the group.
-  T is padded to a multiple of P with a padding document (attends only to itself, no targets).
+This module holds only what runs inside the forward: the differentiable all-to-all and the attention wrapper. The
+rest lives where it is used: the rank layout (dp x sp groups) and `parallelize` in prolong/train/parallelize.py; how
+a micro-batch is cut into chunks (labels and positions built on the whole row, then sliced; the *global* cu_seqlens
+passed to every rank; T padded to a multiple of P) in prolong/train/batching.py (`MicroBatch.shard`).
 
 Fast path: when every chunk boundary is also a document boundary, no document needs another chunk, so each rank
 runs document attention on its own chunk for all heads and the all-to-alls are skipped. The decision is a function
@@ -48,7 +45,7 @@ Plugging in: the attention function is registered as "prolong_doc_sp" in transfo
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterator, Literal
 
 import numpy as np
@@ -57,127 +54,12 @@ import torch.distributed as dist
 from transformers import AttentionInterface, PreTrainedModel
 
 from prolong.model.attention import cu_seqlens_from_doc_lens, document_attention, position_ids_from_doc_lens
-from prolong.model.loss import IGNORE_INDEX
 
 SP_ATTN_IMPLEMENTATION = "prolong_doc_sp"
 Transport = Literal["auto", "all_to_all_single", "all_gather"]
-PAD_TOKEN_ID = 0  # token of the padding document that makes T a multiple of P (never a target)
 
 
-# ---- process groups ------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class SPLayout:
-    """Where one rank sits in a world of dp_size x sp_size ranks. Ranks [g*sp, (g+1)*sp) form SP group g (= data-
-    parallel rank g): consecutive ranks, so an SP group stays inside one node whenever sp_size divides the GPUs per
-    node (the all-to-all then runs over NVLink)."""
-
-    rank: int
-    world_size: int
-    dp_rank: int
-    dp_size: int
-    sp_rank: int
-    sp_size: int
-
-    @property
-    def sp_ranks(self) -> list[int]:
-        """Global ranks of this rank's SP group, in sp_rank order."""
-        return [self.dp_rank * self.sp_size + i for i in range(self.sp_size)]
-
-
-def sp_layout(rank: int, world_size: int, sp_size: int) -> SPLayout:
-    """The pure layout arithmetic (no process group): world = dp * sp, SP group = rank // sp."""
-    if sp_size <= 0 or world_size <= 0 or not 0 <= rank < world_size:
-        raise ValueError(f"bad layout: rank {rank}, world_size {world_size}, sp_size {sp_size}")
-    if world_size % sp_size:
-        raise ValueError(f"world size {world_size} is not a multiple of the sequence-parallel size {sp_size}")
-    return SPLayout(rank, world_size, rank // sp_size, world_size // sp_size, rank % sp_size, sp_size)
-
-
-@dataclass(frozen=True)
-class SPGroups:
-    """This rank's layout and its SP process group (None when sp_size == 1)."""
-
-    layout: SPLayout
-    sp_group: Any
-
-    def __iter__(self) -> Iterator[Any]:  # dp_rank, dp_size, sp_rank, sp_size, sp_group = init_sp_groups(...)
-        lay = self.layout
-        return iter((lay.dp_rank, lay.dp_size, lay.sp_rank, lay.sp_size, self.sp_group))
-
-
-def init_sp_groups(sp_size: int) -> SPGroups:
-    """Build the SP groups of the initialised default process group (every rank must call this, in the same order:
-    `new_group` is collective) and return this rank's layout and group. One process / sp_size 1: no group."""
-    if not dist.is_available() or not dist.is_initialized():
-        if sp_size != 1:
-            raise RuntimeError(f"sequence_parallel_size {sp_size} needs an initialised torch.distributed process group")
-        return SPGroups(sp_layout(0, 1, 1), None)
-    lay = sp_layout(dist.get_rank(), dist.get_world_size(), sp_size)
-    mine = None
-    for g in range(lay.dp_size):
-        ranks = list(range(g * sp_size, (g + 1) * sp_size))
-        group = dist.new_group(ranks) if sp_size > 1 else None
-        if g == lay.dp_rank:
-            mine = group
-    return SPGroups(lay, mine)
-
-
-def sequences_per_group_per_step(batch_size: int, dp_size: int) -> int:
-    """Packed sequences one SP group (every one of its ranks) reads per optimizer step: batch_size / dp_size, where
-    dp_size = world / sp_size. The ranks of a group read the *same* sequences (they pass dp_rank to the stream)."""
-    if batch_size % dp_size:
-        raise ValueError(f"batch_size {batch_size} does not split over {dp_size} data-parallel groups")
-    return batch_size // dp_size
-
-
-def samples_per_epoch(n_sequences: int, dp_size: int) -> int:
-    """Packed sequences one SP group reads in one pass over a dataset of n_sequences (drop_last): every sequence is
-    read by exactly one group, so n_sequences // dp_size per group and dp_size times that in total, whatever the
-    sp_size. (The public release counted per *rank*, i.e. used world_size = dp * sp, drawing sp_size = 8x too many
-    samples per epoch; passing world_size here instead of dp_size reproduces that bug.)"""
-    if n_sequences < 0 or dp_size <= 0:
-        raise ValueError(f"bad epoch: {n_sequences} sequences, dp_size {dp_size}")
-    return n_sequences // dp_size
-
-
-# ---- sharding a packed micro-batch ---------------------------------------------------------------------------------
-
-@dataclass
-class SPShard:
-    """One rank's chunk of a packed micro-batch. input_ids/position_ids/labels (1, C); cu_seq_lens (n_docs + 1,) are
-    the *global* document boundaries of the (padded) row of T = C * sp_size tokens. `model_inputs` has the keys of
-    prolong.train.batching.MicroBatch.model_inputs, so CausalLMWithLoss takes it unchanged."""
-
-    input_ids: torch.Tensor
-    position_ids: torch.Tensor
-    labels: torch.Tensor
-    cu_seq_lens: torch.Tensor
-    max_length: int
-    n_targets: int
-    "target tokens of this chunk (chunks are disjoint: summing over the SP group counts each target once)"
-    attended_pairs: int
-    "the micro-batch's attended pairs on sp_rank 0, 0 on the others (so a sum over ranks counts them once)"
-    sp_rank: int
-    sp_size: int
-    seq_len: int
-    "T, the global (padded) length"
-    n_pad: int = 0
-    "padding tokens appended to make T a multiple of sp_size"
-    needs_all_to_all: bool = True
-    "False: every chunk boundary is a document boundary and attention runs locally (fast path)"
-    tokens_per_domain: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def chunk(self) -> tuple[int, int]:
-        c = self.seq_len // self.sp_size
-        return self.sp_rank * c, (self.sp_rank + 1) * c
-
-    def model_inputs(self, device: torch.device | str) -> dict[str, Any]:
-        return dict(input_ids=self.input_ids.to(device), position_ids=self.position_ids.to(device),
-                    labels=self.labels.to(device), cu_seq_lens=self.cu_seq_lens.to(device),
-                    max_length=self.max_length)
-
+# ---- which chunk boundaries documents cross ------------------------------------------------------------------------
 
 def needs_all_to_all(cu_seqlens: torch.Tensor | np.ndarray | list[int], seq_len: int, sp_size: int) -> bool:
     """Whether some document crosses a chunk boundary (then attention needs the all-to-all). All ranks of a group
@@ -193,68 +75,6 @@ def local_cu_seqlens(cu_seqlens: list[int], start: int, end: int) -> list[int]:
     """The global document boundaries clipped to the chunk [start, end) and shifted to start at 0."""
     inner = [b - start for b in cu_seqlens if start < b < end]
     return [0, *inner, end - start]
-
-
-def _pad_to_multiple(ids: np.ndarray, labels: np.ndarray, segments: np.ndarray, sp_size: int
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    n_pad = (-len(ids)) % sp_size
-    if n_pad:
-        ids = np.concatenate([ids, np.full(n_pad, PAD_TOKEN_ID, dtype=ids.dtype)])
-        labels = np.concatenate([labels, np.full(n_pad, IGNORE_INDEX, dtype=labels.dtype)])
-        segments = np.concatenate([segments, [n_pad]])  # a padding document: attends only to itself
-    return ids, labels, segments, n_pad
-
-
-def _shard(ids: np.ndarray, labels: np.ndarray, segments: np.ndarray, sp_rank: int, sp_size: int,
-           attended_pairs: int, tokens_per_domain: dict[str, int] | None = None) -> SPShard:
-    if not 0 <= sp_rank < sp_size:
-        raise ValueError(f"sp_rank {sp_rank} outside an SP group of {sp_size}")
-    ids, labels, segments, n_pad = _pad_to_multiple(ids, labels, segments, sp_size)
-    T = len(ids)
-    c = T // sp_size
-    lo, hi = sp_rank * c, (sp_rank + 1) * c
-    positions = position_ids_from_doc_lens(segments)  # global, then sliced: a continued document keeps counting
-    cu = cu_seqlens_from_doc_lens(segments)
-    local_labels = labels[lo:hi]
-    return SPShard(
-        input_ids=torch.from_numpy(np.ascontiguousarray(ids[lo:hi], dtype=np.int64))[None],
-        position_ids=torch.from_numpy(np.ascontiguousarray(positions[lo:hi]))[None],
-        labels=torch.from_numpy(np.ascontiguousarray(local_labels, dtype=np.int64))[None],
-        cu_seq_lens=cu, max_length=int(segments.max()),
-        n_targets=int((local_labels != IGNORE_INDEX).sum()),
-        attended_pairs=attended_pairs if sp_rank == 0 else 0,
-        sp_rank=sp_rank, sp_size=sp_size, seq_len=T, n_pad=n_pad,
-        needs_all_to_all=needs_all_to_all(cu, T, sp_size),
-        tokens_per_domain=dict(tokens_per_domain or {}) if sp_rank == 0 else {},
-    )
-
-
-def shard_batch(input_ids: np.ndarray | torch.Tensor, doc_lens: np.ndarray | list[int], sp_rank: int, sp_size: int,
-                loss_mask: np.ndarray | None = None) -> SPShard:
-    """One packed row (L,) with its document lengths -> this rank's chunk. Labels follow docs/CONTRACTS.md: the
-    target of t is token t+1 of the same document (and a target under loss_mask); built before slicing."""
-    ids = np.asarray(input_ids.reshape(-1).cpu() if isinstance(input_ids, torch.Tensor) else input_ids,
-                     dtype=np.int64).reshape(-1)
-    segments = np.asarray(doc_lens, dtype=np.int64)
-    if segments.sum() != len(ids) or (segments <= 0).any():
-        raise ValueError(f"doc_lens {segments.tolist()} do not split a row of {len(ids)} tokens")
-    from prolong.data.packing import PackedSequence
-    from prolong.train.batching import labels_for  # the one definition of next-token targets
-
-    labels = labels_for(PackedSequence(ids, segments, loss_mask, ""))
-    return _shard(ids, labels, segments, sp_rank, sp_size, int((segments * (segments + 1) // 2).sum()))
-
-
-def shard_micro_batch(mb: Any, sp_rank: int, sp_size: int) -> SPShard:
-    """A prolong.train.batching.MicroBatch (labels already shifted on the whole row) -> this rank's chunk."""
-    cu = mb.cu_seq_lens.cpu().numpy().astype(np.int64)
-    segments = np.diff(cu)
-    ids = mb.input_ids.reshape(-1).cpu().numpy().astype(np.int64)
-    labels = mb.labels.reshape(-1).cpu().numpy().astype(np.int64)
-    if segments.sum() != len(ids):
-        raise ValueError(f"cu_seq_lens end at {cu[-1]} but the micro-batch has {len(ids)} tokens")
-    return _shard(ids, labels, segments, sp_rank, sp_size, int(getattr(mb, "attended_pairs", 0)),
-                  getattr(mb, "tokens_per_domain", None))
 
 
 # ---- the differentiable all-to-all ---------------------------------------------------------------------------------
@@ -389,9 +209,6 @@ def sequence_parallel(group: Any, transport: Transport = "auto") -> Iterator[Non
         set_sequence_parallel_group(*previous)
 
 
-sp_attention_context = sequence_parallel  # the name the training loop's brief uses
-
-
 def _plan(cu_seq_lens: torch.Tensor | None, chunk_len: int, rank: int, P: int, device: torch.device
           ) -> tuple[torch.Tensor, bool, torch.Tensor, int]:
     """(global cu, needs all-to-all, local cu, local max document length) for this micro-batch; computed once per
@@ -407,7 +224,7 @@ def _plan(cu_seq_lens: torch.Tensor | None, chunk_len: int, rank: int, P: int, d
         cu_global = cu_seq_lens
     if cu_list[-1] != T:
         raise ValueError(f"sequence parallel: cu_seq_lens end at {cu_list[-1]} but {P} ranks x {chunk_len} tokens "
-                         f"= {T}; pass the *global* cu_seqlens (SPShard.cu_seq_lens)")
+                         f"= {T}; pass the *global* cu_seqlens (MicroBatch.shard(...).cu_seq_lens)")
     crossing = needs_all_to_all(cu_list, T, P)
     local_list = local_cu_seqlens(cu_list, rank * chunk_len, (rank + 1) * chunk_len)
     local = torch.tensor(local_list, dtype=torch.int32, device=device)
@@ -491,9 +308,7 @@ def gather_chunks(local: torch.Tensor, group: Any, dim: int = 1) -> torch.Tensor
 
 
 __all__ = [
-    "COMM_STATS", "SPGroups", "SPLayout", "SPShard", "SP_ATTN_IMPLEMENTATION", "a2a_bytes_per_layer", "all_to_all",
-    "enable_sequence_parallel", "gather_chunks", "init_sp_groups", "local_cu_seqlens", "needs_all_to_all",
-    "register", "repeat_kv_for_sp", "samples_per_epoch", "sequence_parallel", "sequence_parallel_group",
-    "sequences_per_group_per_step", "set_sequence_parallel_group", "shard_batch", "shard_micro_batch",
-    "sp_attention_context", "sp_document_attention", "sp_layout",
+    "COMM_STATS", "SP_ATTN_IMPLEMENTATION", "a2a_bytes_per_layer", "all_to_all", "enable_sequence_parallel",
+    "gather_chunks", "local_cu_seqlens", "needs_all_to_all", "register", "repeat_kv_for_sp", "sequence_parallel",
+    "sequence_parallel_group", "set_sequence_parallel_group", "sp_document_attention",
 ]
