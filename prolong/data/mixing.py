@@ -151,8 +151,3 @@ class MixtureStream:
             r.load(domains[r.name])
         self.tokens_per_domain = {d: int(state["tokens_per_domain"].get(d, 0)) for d in self.names}
 
-
-def sort_micro_batches(micro_batches: Sequence, key) -> list:
-    """Reorder the micro-batches of one optimizer step by `key` (their attention cost, prolong.train.batching),
-    most expensive first (Table 15); the sort is stable."""
-    return sorted(micro_batches, key=key, reverse=True)

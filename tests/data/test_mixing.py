@@ -8,7 +8,7 @@ import pytest
 
 from prolong.config import ConfigError
 from prolong.data.config import MixtureConfig
-from prolong.data.mixing import MixtureStream, sort_micro_batches
+from prolong.data.mixing import MixtureStream
 from prolong.data.packing import PackedSequence
 from prolong.data.tokenizer import TokenizerMismatchError
 
@@ -125,12 +125,6 @@ def test_dp_ranks_disjoint_and_sp_group_identical(stores):
     # the saved position is the same on every rank
     states = [{k: v for k, v in r.state_dict().items() if k != "tokens_per_domain"} for r in ranks]
     assert all(s == states[0] for s in states)
-
-
-def test_sort_micro_batches_most_expensive_first_and_stable():
-    mbs = [[3], [7], [5], [7]]
-    out = sort_micro_batches(mbs, key=sum)
-    assert out == [[7], [7], [5], [3]] and out[0] is mbs[1] and out[1] is mbs[3]
 
 
 def test_errors(stores, make_store):
