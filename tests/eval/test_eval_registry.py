@@ -58,3 +58,21 @@ def test_unknown_task_is_a_config_error():
         EvalConfig(tasks=["json_kv", "nope"])
     with pytest.raises(KeyError, match="unknown task"):
         get_task("nope")
+
+
+def test_eval_imports_have_no_cycle_and_no_arrow_to_report():
+    """config -> tasks.registry -> task modules; none imports config, runner or report back (no lazy workaround)."""
+    import ast
+
+    eval_dir = paths.REPO_ROOT / "prolong" / "eval"
+    for f in eval_dir.rglob("*.py"):
+        tree = ast.parse(f.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith("prolong.report"), f"{f}: imports {node.module}"
+        if f.parent.name == "tasks" or f.name in ("config.py", "categories.py"):
+            top = {n.module for n in tree.body if isinstance(n, ast.ImportFrom)}
+            assert "prolong.eval.runner" not in top, f
+            nested = [n for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef) for n in ast.walk(fn)
+                      if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("prolong.eval")]
+            assert not nested, f"{f}: function-level import of {nested[0].module}"
