@@ -2,4 +2,8 @@
 
 Entry points: `runner.evaluate_model` (library), `cli.main` (`prolong eval`), `tiny_tasks.write_tiny_suite`
 (offline toy data in HELMET's file formats). See `config.EvalConfig` for every knob.
+
+Where things are: the paper's vocabulary (categories, which datasets each averages, the short tasks) in
+`categories.py`; every task registers itself in `tasks/registry.py` from its module under `tasks/`; answer and ranking
+metrics in `metrics.py`; decoding and scoring in `runner.py`.
 """

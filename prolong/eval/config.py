@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
+from prolong import paths
 from prolong.config import Config, ConfigError
+from prolong.eval.categories import PROLONG_CATEGORIES, SHORT_TASKS
 from prolong.eval.judge import JudgeConfig
-
-# The paper's Table 13 (ProLong's HELMET subset); `helmet_full` is HELMET's own category membership.
-PROLONG_CATEGORIES = {
-    "Recall": ["json_kv"],
-    "RAG": ["nq", "hotpotqa", "popqa"],
-    "Re-rank": ["msmarco_rerank"],
-    "ICL": ["icl_trec_coarse", "icl_trec_fine", "icl_nlu", "icl_banking77", "icl_clinc150"],
-    "QA": ["narrativeqa"],
-    "Summ": ["multi_lexsum"],
-}
-HELMET_CATEGORIES = {
-    "Recall": ["json_kv", "ruler_mk_needle", "ruler_mk_uuid", "ruler_mv"],
-    "RAG": ["nq", "triviaqa", "hotpotqa", "popqa"],
-    "Re-rank": ["msmarco_rerank"],
-    "ICL": ["icl_trec_coarse", "icl_trec_fine", "icl_nlu", "icl_banking77", "icl_clinc150"],
-    "QA": ["narrativeqa", "infbench_qa", "infbench_mc"],
-    "Summ": ["multi_lexsum", "infbench_sum"],
-}
-
+from prolong.eval.tasks.registry import known_task
 
 @dataclass
 class PPLConfig(Config):
@@ -43,8 +28,7 @@ class PPLConfig(Config):
 
 @dataclass
 class ShortConfig(Config):
-    num_fewshot: dict[str, int] = field(default_factory=lambda: {"hellaswag": 0, "mmlu": 0, "arc_challenge": 0,
-                                                                  "winogrande": 0, "gsm8k": 8})
+    num_fewshot: dict[str, int] = field(default_factory=lambda: {**{t: 0 for t in SHORT_TASKS}, "gsm8k": 8})
     "demonstrations per short task (lm-eval-harness style)"
     max_samples: int = 0
     "0 = every item of each file"
@@ -55,7 +39,7 @@ class ShortConfig(Config):
 @dataclass
 class EvalConfig(Config):
     tasks: list[str] = field(default_factory=lambda: ["json_kv"])
-    "datasets to run (see prolong.eval.runner.TASKS); 'ppl' and the short tasks are allowed too"
+    "datasets to run: names in prolong.eval.tasks.registry.TASKS (long-context datasets, 'ppl', short tasks)"
     lengths: list[int] = field(default_factory=lambda: [32768, 65536])
     "input lengths in tokens; the run's category scores average over them (paper: 32K and 64K)"
     num_samples: int = 100
@@ -99,8 +83,10 @@ class EvalConfig(Config):
             raise ConfigError(f"lengths: must be positive, got {self.lengths}")
         if self.batch_size < 1 or self.prefill_chunk < 1 or self.num_samples < 1:
             raise ConfigError("batch_size, prefill_chunk and num_samples must be >= 1")
-        from prolong.eval.runner import known_task  # local import: runner imports this module
-
         for t in self.tasks:
             if not known_task(t):
                 raise ConfigError(f"tasks: unknown task {t!r}")
+
+    def data_root(self) -> Path:
+        """The folder with HELMET's files: `data_dir`, else `<data_dir()>/helmet`."""
+        return Path(self.data_dir) if self.data_dir else paths.data_dir() / "helmet"

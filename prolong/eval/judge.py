@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prolong.config import Config
+from prolong.eval.categories import QA
 from prolong.eval.judge_prompts import QA_JUDGE, SUMM_FLUENCY, SUMM_PRECISION, SUMM_RECALL
 from prolong.eval.metrics import parse_output
 
@@ -143,7 +144,7 @@ def parse_json_score(text: str, key: str) -> float | None:
 
 
 def judge_item(judge: Judge, spec_category: str, item: Any, output: str) -> dict[str, float]:
-    if spec_category == "QA":
+    if spec_category == QA:
         return judge.qa(item.fields.get("question", ""), list(item.answers), output)
     keypoints = item.extra.get("keypoints")
     if not keypoints:

@@ -1,10 +1,13 @@
-"""HELMET's answer metrics: normalisation, EM / SubEM / token F1 (max over golds), ROUGE-L, RULER recall.
+"""HELMET's answer metrics: normalisation, EM / SubEM / token F1 (max over golds), ROUGE-L, RULER recall, and
+the ranking metrics of Re-rank (trec_eval's nDCG@k, Recall@k).
 
-Every function mirrors HELMET's `utils.py` so that a number here means the same as a number in the paper.
+Every function mirrors HELMET's `utils.py` (and trec_eval for rankings) so that a number here means the same as a
+number in the paper.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections import Counter
@@ -114,3 +117,42 @@ def ruler_recall(output: str, answers: list[str]) -> float:
     answers = _golds(answers)
     low = output.lower()
     return sum(a.lower() in low for a in answers) / len(answers)
+
+
+# ---- ranking metrics (Re-rank) -----------------------------------------------------------------------------------
+class _neg_key(str):
+    """Sort key that orders strings descending (trec_eval breaks score ties by docno, descending)."""
+
+    def __lt__(self, other):  # type: ignore[override]
+        return str.__gt__(self, other)
+
+
+def trec_ranking(scores: dict[str, float]) -> list[str]:
+    """Doc ids in trec_eval's order: score descending, ties broken by doc id descending."""
+    return [d for d, _ in sorted(scores.items(), key=lambda kv: (-kv[1], _neg_key(kv[0])))]
+
+
+def ndcg_at_k(scores: dict[str, float], qrels: dict[str, int], k: int = 10) -> float:
+    """trec_eval ndcg_cut_k for one query: retrieved docs sorted by score desc (ties: doc id desc, as trec_eval),
+    gain = relevance label, discount log2(rank + 1); the ideal ranking uses all judged relevances."""
+    ranked = trec_ranking(scores)[:k]
+    dcg = sum(qrels.get(doc, 0) / math.log2(i + 2) for i, doc in enumerate(ranked))
+    ideal = sorted((v for v in qrels.values() if v > 0), reverse=True)[:k]
+    idcg = sum(v / math.log2(i + 2) for i, v in enumerate(ideal))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+def ndcg_pytrec(scores: dict[str, float], qrels: dict[str, int], k: int = 10) -> float:
+    """nDCG@k computed by pytrec_eval itself (when installed); the tests compare it with `ndcg_at_k`."""
+    import pytrec_eval
+
+    ev = pytrec_eval.RelevanceEvaluator({"q": {d: int(r) for d, r in qrels.items()}}, {f"ndcg_cut.{k}"})
+    res = ev.evaluate({"q": {d: float(s) for d, s in scores.items()}})
+    return res["q"][f"ndcg_cut_{k}"] if "q" in res else 0.0
+
+
+def recall_at_k(scores: dict[str, float], qrels: dict[str, int], k: int = 10) -> float:
+    """Fraction of the relevant docs (label > 0) among the top k of the ranking (0 when none is relevant)."""
+    top = trec_ranking(scores)[:k]
+    n_rel = sum(1 for v in qrels.values() if v > 0)
+    return sum(qrels.get(d, 0) > 0 for d in top) / n_rel if n_rel else 0.0

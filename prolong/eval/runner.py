@@ -10,83 +10,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from prolong import paths
 from prolong.eval import prompts as P
+from prolong.eval.categories import CATEGORIES, NIAH, SHORT_TASKS
 from prolong.eval.config import EvalConfig
 from prolong.eval.generate import GenerationStats, greedy_generate
 from prolong.eval.judge import Judge, judge_item
-from prolong.eval.tasks import icl, longdoc, rag, recall, rerank
 from prolong.eval.tasks.base import EvalItem, TaskSpec
-from prolong.io import iter_jsonl
+from prolong.eval.tasks.registry import get_task
 from prolong.progress import quiet
-
-LONG_CATEGORIES = ("Recall", "RAG", "Re-rank", "ICL", "QA", "Summ")
-GENERATED = ("json_kv", "ruler_mk_needle", "ruler_mk_uuid", "ruler_mv", "niah_passkey")
-
-
-def known_task(name: str) -> bool:
-    from prolong.eval.short import SHORT_TASKS
-
-    return name in TASKS or name in SHORT_TASKS or name == "ppl"
-
-
-def data_root(cfg: EvalConfig) -> Path:
-    return Path(cfg.data_dir) if cfg.data_dir else paths.data_dir() / "helmet"
-
-
-def _count(cfg: EvalConfig, name: str, length: int) -> int | None:
-    if cfg.sizing != "table":
-        return None
-    table = cfg.counts.get(name, {})
-    if length not in table:
-        if name in GENERATED and name != "json_kv":
-            return None  # RULER / passkey are always sized by binary search
-        raise ValueError(f"sizing 'table' but counts[{name!r}] has no entry for length {length}")
-    return table[length]
-
-
-def _build(name: str, tok, length: int, cfg: EvalConfig) -> tuple[TaskSpec, list[EvalItem]]:
-    root, n, new = data_root(cfg), cfg.num_samples, cfg.max_new_tokens.get(name)
-    c = _count(cfg, name, length)
-    if name == "json_kv":
-        return recall.json_kv(tok, length, n, cfg.seed, cfg.shots, new or 100, c)
-    if name in recall.RULER_TASKS:
-        return recall.ruler(name, tok, length, n, cfg.seed, new, c)
-    if name == "niah_passkey":
-        return recall.passkey(tok, length, n, cfg.seed, new or 20, c)
-    if name in rag.RAG_DATASETS:
-        return rag.rag(name, root / "rag" / f"{name}.jsonl", tok, length, n, cfg.seed, cfg.shots, new or 20, c)
-    if name == "msmarco_rerank":
-        return rerank.msmarco(root / "rerank" / "msmarco.jsonl", tok, length, n, cfg.seed, cfg.shots, new or 200, c)
-    if name in icl.ICL_DATASETS:
-        return icl.icl(name, root / "icl", tok, length, cfg.icl_num_samples, cfg.seed, new or 20, c)
-    if name in longdoc.LONGDOC_DATASETS:
-        return longdoc.longdoc(name, root / "longdoc" / f"{name}.jsonl", tok, length, n, cfg.seed, cfg.shots, new,
-                               doc_tokenizer=_doc_tokenizer(cfg.doc_tokenizer))
-    raise KeyError(name)
-
-
-_DOC_TOKENIZERS: dict[str, Any] = {}
-
-
-def _doc_tokenizer(name: str) -> Any | None:
-    """HELMET cuts QA/Summ documents with Llama-2's tokenizer for every model; `doc_tokenizer` names it (or '')."""
-    if not name:
-        return None
-    if name not in _DOC_TOKENIZERS:
-        from transformers import AutoTokenizer
-
-        _DOC_TOKENIZERS[name] = AutoTokenizer.from_pretrained(name)
-    return _DOC_TOKENIZERS[name]
-
-
-TASKS: dict[str, Callable] = {k: _build for k in (
-    *GENERATED, *rag.RAG_DATASETS, "msmarco_rerank", *icl.ICL_DATASETS, *longdoc.LONGDOC_DATASETS)}
 
 
 def stop_ids(tokenizer: Any, newline: bool, model: Any = None) -> list[int]:
@@ -175,13 +111,13 @@ def category_scores(results: dict[tuple[str, int], dict[str, Any]], categories: 
                     for d in datasets if (d, L) in results]
             if vals and len(vals) == len(datasets):
                 row[cat] = sum(vals) / len(vals)
-        cats = [row[c] for c in LONG_CATEGORIES if c in row]
-        if cats and all(c in row for c in LONG_CATEGORIES if c in categories):
+        cats = [row[c] for c in CATEGORIES if c in row]
+        if cats and all(c in row for c in CATEGORIES if c in categories):
             row["Avg"] = sum(cats) / len(cats)
         niah = [results[("niah_passkey", L)]["averaged_metrics"]["ruler_recall"]] if ("niah_passkey", L) in results \
             else []
         if niah:
-            row["NIAH"] = niah[0]
+            row[NIAH] = niah[0]
         per_len[L] = row
     out: dict[str, float] = {}
     names = sorted({k for r in per_len.values() for k in r})
@@ -197,61 +133,35 @@ def category_scores(results: dict[tuple[str, int], dict[str, Any]], categories: 
 
 def evaluate_model(model: Any, tokenizer: Any, cfg: EvalConfig, run: Any | None = None) -> dict[str, float]:
     """Every configured task at every length (plus PPL and short tasks); writes into `run` when given."""
-    from prolong.eval import ppl as ppl_mod
-    from prolong.eval import short
-
     model.eval()
     judge = Judge(cfg.judge) if cfg.judge.enabled else None
     results: dict[tuple[str, int], dict[str, Any]] = {}
     scores: dict[str, float] = {}
-    long_tasks = [t for t in cfg.tasks if t in TASKS]
+    long_tasks = [get_task(t) for t in cfg.tasks if get_task(t).build is not None]
     for length in cfg.lengths:
-        for name in long_tasks:
+        for task in long_tasks:
             t0 = time.perf_counter()
-            spec, items = _build(name, tokenizer, length, cfg)
+            spec, items = task.items(tokenizer, length, cfg)
             res = evaluate_task(model, tokenizer, spec, items, length, cfg, judge)
             res["throughput"]["wall_s"] = round(time.perf_counter() - t0, 3)
-            results[(name, length)] = res
+            results[(task.name, length)] = res
             if run is not None:
-                run.write_eval(name, length, res)
+                run.write_eval(task.name, length, res)
     scores.update(category_scores(results, cfg.categories, cfg.lengths))
 
-    if "ppl" in cfg.tasks:
-        p = Path(cfg.ppl.file)
-        p = p if p.is_absolute() else data_root(cfg) / p
-        texts = (r["text"] for r in iter_jsonl(p))
-        res = ppl_mod.perplexity(model, tokenizer, texts, cfg.ppl.doc_tokens, cfg.ppl.tail_tokens,
-                                 cfg.ppl.max_docs, cfg.ppl.chunk)
-        scores["PPL"] = res["ppl"]
-        if run is not None:
-            run.write_eval("ppl", cfg.ppl.doc_tokens, {"args": cfg.ppl.to_dict(), "data": [],
-                                                       "averaged_metrics": res, "throughput": {}, "memory": {}})
+    # whole-model tasks: PPL first, then the short tasks in the paper's column order
     short_done = []
-    for name, column in short.SHORT_TASKS.items():
+    for name in ("ppl", *SHORT_TASKS):
         if name not in cfg.tasks:
             continue
-        short_file = data_root(cfg) / "short" / f"{name}.jsonl"
-        rows = list(iter_jsonl(short_file))
-        if not rows:
-            raise ValueError(f"{short_file}: no items")
-        if cfg.short.max_samples:
-            rows = rows[: cfg.short.max_samples]
-        k = cfg.short.num_fewshot.get(name, 0)
-        train = data_root(cfg) / "short" / f"{name}_train.jsonl"
-        demos = list(iter_jsonl(train))[:k] if k and train.is_file() else []
-        if name == "gsm8k":
-            res = short.eval_gsm8k(model, tokenizer, rows, demos, cfg.short.gsm8k_max_new_tokens, cfg.prefill_chunk)
-        else:
-            res = short.eval_mc(model, tokenizer, name, rows, demos)
-        res["args"] = {"dataset": name, "num_fewshot": len(demos), "num_items": len(rows)}
-        res["averaged_metrics"]["main_metric"] = res.pop("main_metric")
-        res.setdefault("throughput", {})
-        res.setdefault("memory", {})
-        scores[column] = res["averaged_metrics"][res["averaged_metrics"]["main_metric"]]
-        short_done.append(column)
+        task = get_task(name)
+        out = task.run(model, tokenizer, cfg)
+        scores[task.column] = out.score
+        if name in SHORT_TASKS:
+            short_done.append(task.column)
         if run is not None:
-            run.write_eval(name, 0, res)
-    if short_done and len(short_done) == len([t for t in short.SHORT_TASKS if t in cfg.tasks]):
+            run.write_eval(name, out.length, out.result)
+    if short_done and len(short_done) == len([t for t in SHORT_TASKS if t in cfg.tasks]):
         scores["Short Avg"] = sum(scores[c] for c in short_done) / len(short_done)
     if run is not None and scores:
         run.write_scores(scores)

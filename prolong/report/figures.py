@@ -14,9 +14,8 @@ import pandas as pd
 import seaborn as sns
 
 from prolong import paths
+from prolong.eval.categories import CATEGORIES
 from prolong.report import plot
-
-CATEGORIES = ["Recall", "RAG", "Re-rank", "ICL", "QA", "Summ"]
 
 
 def _scores(tidy: pd.DataFrame, experiment: str) -> pd.DataFrame:

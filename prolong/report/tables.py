@@ -14,12 +14,10 @@ from typing import Callable
 import pandas as pd
 
 from prolong import paths
+from prolong.eval.categories import CATEGORIES, SHORT_COLUMNS
 from prolong.report import plot
 from prolong.report.render import pivot, spread, write_table
 from prolong.results import captions
-
-CATEGORIES = ["Recall", "RAG", "Re-rank", "ICL", "QA", "Summ"]
-SHORT_TASKS = ["HellaSwag", "MMLU", "ARC-c", "WinoGrande", "GSM8K"]
 
 
 class Outputs:
@@ -98,7 +96,7 @@ def t04_long_data_sources(tidy: pd.DataFrame, out: Outputs | None = None) -> lis
 
 def t06_short_data_sources(tidy: pd.DataFrame, out: Outputs | None = None) -> list[Path]:
     """Short-data source: long average and short-context tasks."""
-    return _category_bars(tidy, "T06", out or Outputs(), "Short-data source", ["Long Avg"] + SHORT_TASKS + ["Avg"])
+    return _category_bars(tidy, "T06", out or Outputs(), "Short-data source", ["Long Avg"] + SHORT_COLUMNS + ["Avg"])
 
 
 def t14_document_lengths(tidy: pd.DataFrame, out: Outputs | None = None) -> list[Path]:

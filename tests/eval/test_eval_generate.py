@@ -20,7 +20,7 @@ def test_chunked_prefill_equals_generate(make_llama):
 def test_ppl_tail_matches_full_forward(make_llama):
     import torch.nn.functional as F
 
-    from prolong.eval.ppl import tail_nll
+    from prolong.eval.tasks.ppl import tail_nll
 
     model = make_llama(300, seed=2)
     ids = torch.randint(3, 300, (200,), generator=torch.Generator().manual_seed(3)).tolist()

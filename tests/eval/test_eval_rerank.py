@@ -3,7 +3,8 @@ import random
 
 import pytest
 
-from prolong.eval.rerank import ndcg_at_k, ndcg_pytrec, parse_rankings, rerank_metrics
+from prolong.eval.metrics import ndcg_at_k, ndcg_pytrec
+from prolong.eval.tasks.rerank import parse_rankings, rerank_metrics
 
 
 def test_parser_edge_cases():

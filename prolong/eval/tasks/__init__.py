@@ -1,4 +1,6 @@
-"""One module per HELMET category; every builder returns `(TaskSpec, list[EvalItem])` for one input length.
-
-The registry `TASKS` maps a dataset name to its builder and category (see `registry.py`).
+"""One module per HELMET category (plus perplexity and the short-context tasks); each registers its datasets in
+`registry.TASKS` (name -> builder and category). Importing this package imports every task module, so the registry
+is complete.
 """
+
+from prolong.eval.tasks import icl, longdoc, ppl, rag, recall, rerank, short  # noqa: F401  (registers the tasks)

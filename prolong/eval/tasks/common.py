@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from prolong.eval import prompts as P
 from prolong.eval.tasks.base import TaskSpec, fit_count, hf_permutation, stable_seed
 from prolong.io import iter_jsonl
+
+if TYPE_CHECKING:
+    from prolong.eval.config import EvalConfig
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
@@ -65,3 +68,16 @@ def resolve(path: Path, length: int) -> Path:
     """HELMET ships one file per input length for RAG and re-rank; prefer `<stem>_<length>.jsonl` when present."""
     per_length = path.with_name(f"{path.stem}_{length}{path.suffix}")
     return per_length if per_length.is_file() else path
+
+
+def table_count(cfg: EvalConfig, name: str, length: int, required: bool = True) -> int | None:
+    """HELMET's per-length count of `name` when `cfg.sizing == 'table'` (None = fit by binary search). A missing
+    entry is an error unless not `required` (RULER and passkey are then sized by binary search)."""
+    if cfg.sizing != "table":
+        return None
+    table = cfg.counts.get(name, {})
+    if length not in table:
+        if not required:
+            return None
+        raise ValueError(f"sizing 'table' but counts[{name!r}] has no entry for length {length}")
+    return table[length]

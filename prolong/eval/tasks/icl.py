@@ -15,11 +15,17 @@ from __future__ import annotations
 import math
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prolong.eval import prompts as P
+from prolong.eval.categories import ICL
 from prolong.eval.metrics import calculate_metrics, parse_output
 from prolong.eval.tasks.base import EvalItem, TaskSpec, hf_shuffle_select, stable_seed
-from prolong.eval.tasks.common import choose_count, read_jsonl
+from prolong.eval.tasks.common import choose_count, read_jsonl, table_count
+from prolong.eval.tasks.registry import register
+
+if TYPE_CHECKING:
+    from prolong.eval.config import EvalConfig
 
 ICL_DATASETS = ("icl_trec_coarse", "icl_trec_fine", "icl_nlu", "icl_banking77", "icl_clinc150")
 # HELMET's num_labels per dataset (the size of the label permutation, whatever labels the files happen to contain)
@@ -84,7 +90,7 @@ def icl(name: str, data_dir: str | Path, tokenizer, length: int, num_samples: in
     train, test = both[: len(train_raw)], both[len(train_raw):]
     if num_samples is not None and len(test) > num_samples:
         test = hf_shuffle_select(test, num_samples, seed)  # HELMET: test_data.shuffle(seed=seed).select(range(n))
-    spec = TaskSpec(name, "ICL", P.ICL_USER, P.ICL_PREFIX, max_new_tokens, "exact_match", _score,
+    spec = TaskSpec(name, ICL, P.ICL_USER, P.ICL_PREFIX, max_new_tokens, "exact_match", _score,
                     stop_newline=True)
     first = test[0]
     shots = choose_count(tokenizer, spec, length, count, 1 << 16,
@@ -97,3 +103,9 @@ def icl(name: str, data_dir: str | Path, tokenizer, length: int, num_samples: in
         context, answer = icl_item(r["text"], r["label"], demos, num_labels, seed)
         items.append(EvalItem({"context": context, "question": r["text"]}, answer, {"shots": shots}))
     return spec, items
+
+
+@register(ICL_DATASETS, ICL)
+def _build(name: str, tokenizer, length: int, cfg: EvalConfig) -> tuple[TaskSpec, list[EvalItem]]:
+    return icl(name, cfg.data_root() / "icl", tokenizer, length, cfg.icl_num_samples, cfg.seed,
+               cfg.max_new_tokens.get(name) or 20, table_count(cfg, name, length))

@@ -22,14 +22,21 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prolong.eval import prompts as P
+from prolong.eval.categories import QA, SUMM
 from prolong.eval.metrics import calculate_metrics, parse_output, score_raw_and_parsed
 from prolong.eval.tasks.base import EvalItem, TaskSpec, hf_shuffle_select, stable_seed
 from prolong.eval.tasks.common import read_jsonl
+from prolong.eval.tasks.registry import register
 
-LONGDOC_DATASETS = ("narrativeqa", "infbench_qa", "infbench_mc", "multi_lexsum", "infbench_sum")
+if TYPE_CHECKING:
+    from prolong.eval.config import EvalConfig
+
+QA_DATASETS = ("narrativeqa", "infbench_qa", "infbench_mc")
+SUMM_DATASETS = ("multi_lexsum", "infbench_sum")
+LONGDOC_DATASETS = QA_DATASETS + SUMM_DATASETS
 
 
 def _rows(name: str, path: Path) -> list[dict[str, Any]]:
@@ -84,7 +91,7 @@ def _spec(name: str, max_new_tokens: int | None) -> TaskSpec:
             return score_raw_and_parsed(output, item.answers, P.QA_PREFIX)
 
         # HELMET generate_configs.py: NarrativeQA 100 new tokens, InfiniteBench QA 10
-        return TaskSpec(name, "QA", user, P.QA_PREFIX, max_new_tokens or (100 if name == "narrativeqa" else 10),
+        return TaskSpec(name, QA, user, P.QA_PREFIX, max_new_tokens or (100 if name == "narrativeqa" else 10),
                         "rougeL_f1", score, chat=True, judged=name == "narrativeqa")
     if name == "infbench_mc":
         def score_mc(output, item):
@@ -99,14 +106,14 @@ def _spec(name: str, max_new_tokens: int | None) -> TaskSpec:
                 mets["exact_match"] = 1.0
             return mets, parsed
 
-        return TaskSpec(name, "QA", P.INFBENCH_MC_USER, P.QA_PREFIX, max_new_tokens or 10, "exact_match", score_mc,
+        return TaskSpec(name, QA, P.INFBENCH_MC_USER, P.QA_PREFIX, max_new_tokens or 10, "exact_match", score_mc,
                         chat=True)
     user = P.MULTI_LEXSUM_USER if name == "multi_lexsum" else P.INFBENCH_SUM_USER
 
     def score_sum(output, item):
         return score_raw_and_parsed(output, item.answers, P.SUMM_PREFIX)
 
-    return TaskSpec(name, "Summ", user, P.SUMM_PREFIX, max_new_tokens or (400 if name == "multi_lexsum" else 1200),
+    return TaskSpec(name, SUMM, user, P.SUMM_PREFIX, max_new_tokens or (400 if name == "multi_lexsum" else 1200),
                     "rougeL_f1", score_sum, chat=True, sep="\n\n", judged=True)
 
 
@@ -141,3 +148,28 @@ def longdoc(name: str, path: str | Path, tokenizer, length: int, num_samples: in
         items.append(EvalItem(fields, r["answers"], {"id": r["id"], "keypoints": r.get("keypoints"),
                                                      "summary_long": r.get("summary_long")}))
     return spec, items
+
+
+_DOC_TOKENIZERS: dict[str, Any] = {}
+
+
+def load_doc_tokenizer(name: str) -> Any | None:
+    """HELMET cuts QA/Summ documents with Llama-2's tokenizer for every model; `doc_tokenizer` names it (or '')."""
+    if not name:
+        return None
+    if name not in _DOC_TOKENIZERS:
+        from transformers import AutoTokenizer
+
+        _DOC_TOKENIZERS[name] = AutoTokenizer.from_pretrained(name)
+    return _DOC_TOKENIZERS[name]
+
+
+def _build(name: str, tokenizer, length: int, cfg: EvalConfig) -> tuple[TaskSpec, list[EvalItem]]:
+    # documents are cut to HELMET's fixed budget, never sized by `counts`
+    return longdoc(name, cfg.data_root() / "longdoc" / f"{name}.jsonl", tokenizer, length, cfg.num_samples,
+                   cfg.seed, cfg.shots, cfg.max_new_tokens.get(name),
+                   doc_tokenizer=load_doc_tokenizer(cfg.doc_tokenizer))
+
+
+register(QA_DATASETS, QA)(_build)
+register(SUMM_DATASETS, SUMM)(_build)

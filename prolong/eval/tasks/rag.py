@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prolong.eval import prompts as P
+from prolong.eval.categories import RAG
 from prolong.eval.metrics import score_raw_and_parsed
 from prolong.eval.tasks.base import EvalItem, TaskSpec
-from prolong.eval.tasks.common import choose_count, pick_demos, read_jsonl, resolve, sample_items
+from prolong.eval.tasks.common import choose_count, pick_demos, read_jsonl, resolve, sample_items, table_count
+from prolong.eval.tasks.registry import register
+
+if TYPE_CHECKING:
+    from prolong.eval.config import EvalConfig
 
 RAG_DATASETS = ("nq", "triviaqa", "hotpotqa", "popqa")
 
@@ -49,7 +55,7 @@ def rag(name: str, path: str | Path, tokenizer, length: int, num_samples: int | 
     def score(output: str, item: EvalItem):
         return score_raw_and_parsed(output, item.answers, P.RAG_PREFIX)
 
-    spec = TaskSpec(name, "RAG", P.RAG_USER, P.RAG_PREFIX, max_new_tokens, "substring_exact_match", score,
+    spec = TaskSpec(name, RAG, P.RAG_USER, P.RAG_PREFIX, max_new_tokens, "substring_exact_match", score,
                     stop_newline=True)
     demo_texts = [_demo_text(pick_demos(pool, shots, str(r[key]), key, exclude_item), demo_passages) for r in test]
     first = test[0]
@@ -60,3 +66,9 @@ def rag(name: str, path: str | Path, tokenizer, length: int, num_samples: int | 
                       list(r["answers"]), {"num_passages": k})
              for r, d in zip(test, demo_texts)]
     return spec, items
+
+
+@register(RAG_DATASETS, RAG)
+def _build(name: str, tokenizer, length: int, cfg: EvalConfig) -> tuple[TaskSpec, list[EvalItem]]:
+    return rag(name, cfg.data_root() / "rag" / f"{name}.jsonl", tokenizer, length, cfg.num_samples, cfg.seed,
+               cfg.shots, cfg.max_new_tokens.get(name) or 20, table_count(cfg, name, length))

@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import random
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING
 
 from prolong.eval import prompts as P
+from prolong.eval.categories import NIAH, RECALL
 from prolong.eval.metrics import ruler_recall, score_raw_and_parsed
 from prolong.eval.tasks.base import EvalItem, TaskSpec, fit_count
+from prolong.eval.tasks.common import prompt_len, table_count
+from prolong.eval.tasks.registry import register
 from prolong.eval.words import FILLER, essay_sentence, word_pair
+
+if TYPE_CHECKING:
+    from prolong.eval.config import EvalConfig
 
 DEPTHS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # the gold's relative position, cycled over items
 
@@ -21,17 +27,12 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def _prompt_len(tokenizer: Any, spec: TaskSpec, fields: dict[str, str]) -> int:
-    text, special = P.format_prompt(tokenizer, spec.user_template, spec.prefix_template, fields, spec.chat, spec.sep)
-    return len(P.encode(tokenizer, text, special))
-
-
 def _size(tokenizer, spec: TaskSpec, length: int, make_fields, fixed: int | None) -> int:
     """Number of haystack units: `fixed` (HELMET's table) or the largest that fits the budget."""
     if fixed is not None:
         return fixed
     budget = length - spec.max_new_tokens
-    return fit_count(lambda n: _prompt_len(tokenizer, spec, make_fields(n, random.Random(0), 0)), budget)
+    return fit_count(lambda n: prompt_len(tokenizer, spec, make_fields(n, random.Random(0), 0)), budget)
 
 
 # ---- JSON KV ---------------------------------------------------------------------------------------------------
@@ -52,7 +53,7 @@ def json_kv(tokenizer, length: int, num_samples: int, seed: int = 42, shots: int
         return score_raw_and_parsed(output, item.answers, P.JSON_KV_PREFIX, with_rouge=False)
 
     # HELMET's recall configs run with stop_new_line: false (JSON KV included)
-    spec = TaskSpec("json_kv", "Recall", P.JSON_KV_USER, P.JSON_KV_PREFIX, max_new_tokens,
+    spec = TaskSpec("json_kv", RECALL, P.JSON_KV_USER, P.JSON_KV_PREFIX, max_new_tokens,
                     "substring_exact_match", score)
     n = _size(tokenizer, spec, length, lambda n, r, i: _json_kv_fields(n, r, i, shots)[0], count)
     items = []
@@ -103,7 +104,7 @@ def ruler(name: str, tokenizer, length: int, num_samples: int, seed: int = 42,
           max_new_tokens: int | None = None, count: int | None = None) -> tuple[TaskSpec, list[EvalItem]]:
     kind, default_new = RULER_TASKS[name]
     user, prefix = (P.RULER_MV_USER, P.RULER_MV_PREFIX) if kind == "mv" else (P.RULER_NIAH_USER, P.RULER_NIAH_PREFIX)
-    spec = TaskSpec(name, "Recall", user, prefix, max_new_tokens or default_new, "ruler_recall", _ruler_score)
+    spec = TaskSpec(name, RECALL, user, prefix, max_new_tokens or default_new, "ruler_recall", _ruler_score)
     n = _size(tokenizer, spec, length, lambda n, r, i: _needles_fields(kind, n, r, i)[0], count)
     items = []
     for i in range(num_samples):
@@ -125,7 +126,7 @@ def _passkey_fields(n: int, rng: random.Random, i: int) -> tuple[dict[str, str],
 
 def passkey(tokenizer, length: int, num_samples: int, seed: int = 42, max_new_tokens: int = 20,
             count: int | None = None) -> tuple[TaskSpec, list[EvalItem]]:
-    spec = TaskSpec("niah_passkey", "NIAH", P.PASSKEY_USER, P.PASSKEY_PREFIX, max_new_tokens, "ruler_recall",
+    spec = TaskSpec("niah_passkey", NIAH, P.PASSKEY_USER, P.PASSKEY_PREFIX, max_new_tokens, "ruler_recall",
                     _ruler_score, stop_newline=True)
     n = _size(tokenizer, spec, length, lambda n, r, i: _passkey_fields(n, r, i)[0], count)
     items = []
@@ -133,3 +134,23 @@ def passkey(tokenizer, length: int, num_samples: int, seed: int = 42, max_new_to
         fields, value = _passkey_fields(n, random.Random(seed * 100003 + i), i)
         items.append(EvalItem(fields, [value], {"depth": NIAH_DEPTHS[i % len(NIAH_DEPTHS)]}))
     return spec, items
+
+
+# ---- registration (params -> builders) --------------------------------------------------------------------------
+@register("json_kv", RECALL)
+def _build_json_kv(name: str, tokenizer, length: int, cfg: EvalConfig) -> tuple[TaskSpec, list[EvalItem]]:
+    return json_kv(tokenizer, length, cfg.num_samples, cfg.seed, cfg.shots, cfg.max_new_tokens.get(name) or 100,
+                   table_count(cfg, name, length))
+
+
+@register(RULER_TASKS, RECALL)
+def _build_ruler(name: str, tokenizer, length: int, cfg: EvalConfig) -> tuple[TaskSpec, list[EvalItem]]:
+    # RULER is sized by binary search unless HELMET's table gives a count
+    return ruler(name, tokenizer, length, cfg.num_samples, cfg.seed, cfg.max_new_tokens.get(name),
+                 table_count(cfg, name, length, required=False))
+
+
+@register("niah_passkey", NIAH)
+def _build_passkey(name: str, tokenizer, length: int, cfg: EvalConfig) -> tuple[TaskSpec, list[EvalItem]]:
+    return passkey(tokenizer, length, cfg.num_samples, cfg.seed, cfg.max_new_tokens.get(name) or 20,
+                   table_count(cfg, name, length, required=False))

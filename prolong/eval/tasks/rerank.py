@@ -3,16 +3,52 @@
 File format: {"qid": str, "query": str, "ctxs": [{"id": str, "title": str, "text": str, "label": int}, ...]} with
 graded labels (0-3). Demos from `msmarco_demo.jsonl` next to the test file if present, else other test queries;
 a demo shows its passages, the query and the gold ranking (ids sorted by label, descending).
+
+`parse_rankings` (HELMET's parser) turns "Ranking: [ID 3] > ID1 > 2" into {"3": 3, "1": 2, "2": 1} (score n-i for
+the i-th of n ids, first occurrence wins); ids the model never output get no score, so trec_eval treats them as not
+retrieved. The ranking metrics themselves (nDCG@k, Recall@k) are in `prolong.eval.metrics`.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prolong.eval import prompts as P
-from prolong.eval.rerank import rerank_metrics
+from prolong.eval.categories import RERANK
+from prolong.eval.metrics import ndcg_at_k, recall_at_k
 from prolong.eval.tasks.base import EvalItem, TaskSpec
-from prolong.eval.tasks.common import choose_count, pick_demos, read_jsonl, resolve, sample_items
+from prolong.eval.tasks.common import choose_count, pick_demos, read_jsonl, resolve, sample_items, table_count
+from prolong.eval.tasks.registry import register
+
+if TYPE_CHECKING:
+    from prolong.eval.config import EvalConfig
+
+
+def parse_rankings(output: str) -> dict[str, int]:
+    # 1. drop brackets and colons, lower-case, delete "id" so "[ID: 3]" -> " 3"
+    text = re.sub(r"[\[\]:]", "", output).lower().replace("id", "")
+    # 2. the longest run of integers separated by '>' (spaces allowed around '>')
+    longest = ""
+    for m in re.finditer(r"(\d+)(?:\s*>\s*(\d+))*", text):
+        if len(m.group(0)) > len(longest):
+            longest = m.group(0)
+    ranked = [x.strip() for x in longest.split(">") if x.strip().isdigit()] if longest else [text]
+    scores: dict[str, int] = {}
+    for i, doc in enumerate(ranked):
+        if doc not in scores:  # first occurrence wins
+            scores[doc] = len(ranked) - i
+    return scores
+
+
+def rerank_metrics(output: str, qrels: dict[str, int]) -> tuple[dict[str, float], dict[str, int]]:
+    """Per-item metrics (NDCG@{1,5,10}, recall@10, number of parsed ids) and the parsed ranking."""
+    parsed = parse_rankings(output)
+    mets = {f"NDCG@{k}": ndcg_at_k(parsed, qrels, k) for k in (1, 5, 10)}
+    mets["Recall@10"] = recall_at_k(parsed, qrels, 10)
+    mets["num_preds"] = float(len(parsed))
+    return mets, parsed
 
 
 def _passages(ctxs: list[dict]) -> str:
@@ -50,7 +86,7 @@ def msmarco(path: str | Path, tokenizer, length: int, num_samples: int | None, s
     def score(output: str, item: EvalItem):
         return rerank_metrics(output, item.answers)
 
-    spec = TaskSpec("msmarco_rerank", "Re-rank", P.RERANK_USER, P.RERANK_PREFIX, max_new_tokens, "NDCG@10", score,
+    spec = TaskSpec("msmarco_rerank", RERANK, P.RERANK_USER, P.RERANK_PREFIX, max_new_tokens, "NDCG@10", score,
                     stop_newline=True)
     demo_texts = [_demo_text(pick_demos(pool, shots, str(r["qid"]), "qid", not global_filter), demo_passages)
                   for r in test]
@@ -65,3 +101,9 @@ def msmarco(path: str | Path, tokenizer, length: int, num_samples: int | None, s
         items.append(EvalItem({"demos": d, "context": _passages(ctxs), "question": r["query"]}, qrels,
                               {"qid": str(r["qid"]), "gold_ranking": gold_ranking(ctxs), "num_passages": k}))
     return spec, items
+
+
+@register("msmarco_rerank", RERANK)
+def _build(name: str, tokenizer, length: int, cfg: EvalConfig) -> tuple[TaskSpec, list[EvalItem]]:
+    return msmarco(cfg.data_root() / "rerank" / "msmarco.jsonl", tokenizer, length, cfg.num_samples, cfg.seed,
+                   cfg.shots, cfg.max_new_tokens.get(name) or 200, table_count(cfg, name, length))

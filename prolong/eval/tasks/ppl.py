@@ -8,11 +8,19 @@ cache, and only the positions whose next token lies in the last `tail_tokens` ge
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
 
 import torch
 import torch.nn.functional as F
 from transformers import DynamicCache
+
+from prolong.eval.categories import PPL
+from prolong.eval.tasks.registry import WholeModelResult, register_whole_model
+from prolong.io import iter_jsonl
+
+if TYPE_CHECKING:
+    from prolong.eval.config import EvalConfig
 
 
 @torch.no_grad()
@@ -55,3 +63,15 @@ def perplexity(model: Any, tokenizer: Any, texts: Iterable[str], doc_tokens: int
     if docs == 0:
         raise ValueError(f"no document has {doc_tokens} tokens")
     return {"ppl": math.exp(total / count), "nll": total / count, "num_docs": docs, "tokens": count}
+
+
+@register_whole_model({"ppl": PPL}, PPL)
+def evaluate_ppl(name: str, model: Any, tokenizer: Any, cfg: EvalConfig) -> WholeModelResult:
+    """PPL over `cfg.ppl.file` (under the data root unless absolute), logged under the document length."""
+    p = Path(cfg.ppl.file)
+    p = p if p.is_absolute() else cfg.data_root() / p
+    texts = (r["text"] for r in iter_jsonl(p))
+    res = perplexity(model, tokenizer, texts, cfg.ppl.doc_tokens, cfg.ppl.tail_tokens, cfg.ppl.max_docs,
+                     cfg.ppl.chunk)
+    out = {"args": cfg.ppl.to_dict(), "data": [], "averaged_metrics": res, "throughput": {}, "memory": {}}
+    return WholeModelResult(out, cfg.ppl.doc_tokens, res["ppl"])

@@ -9,15 +9,19 @@ WinoGrande uses lm-eval's partial scoring: the option fills the blank in the con
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 
+from prolong.eval.categories import SHORT, SHORT_TASKS
 from prolong.eval.generate import greedy_generate
+from prolong.eval.tasks.registry import WholeModelResult, register_whole_model
+from prolong.io import iter_jsonl
 
-SHORT_TASKS = {"hellaswag": "HellaSwag", "mmlu": "MMLU", "arc_challenge": "ARC-c", "winogrande": "WinoGrande",
-               "gsm8k": "GSM8K"}
+if TYPE_CHECKING:
+    from prolong.eval.config import EvalConfig
+
 MAIN_METRIC = {"hellaswag": "acc_norm", "mmlu": "acc", "arc_challenge": "acc_norm", "winogrande": "acc",
                "gsm8k": "exact_match"}
 
@@ -119,3 +123,26 @@ def _result(task: str, data: list[dict]) -> dict[str, Any]:
     keys = data[0]["metrics"].keys() if data else []
     avg = {k: 100 * sum(d["metrics"][k] for d in data) / len(data) for k in keys}
     return {"data": data, "averaged_metrics": avg, "main_metric": MAIN_METRIC[task]}
+
+
+@register_whole_model(SHORT_TASKS, SHORT)
+def evaluate_short(name: str, model: Any, tokenizer: Any, cfg: EvalConfig) -> WholeModelResult:
+    """One short task from `<data_root>/short/<name>.jsonl` (demos: the first k rows of `<name>_train.jsonl`)."""
+    short_file = cfg.data_root() / "short" / f"{name}.jsonl"
+    rows = list(iter_jsonl(short_file))
+    if not rows:
+        raise ValueError(f"{short_file}: no items")
+    if cfg.short.max_samples:
+        rows = rows[: cfg.short.max_samples]
+    k = cfg.short.num_fewshot.get(name, 0)
+    train = cfg.data_root() / "short" / f"{name}_train.jsonl"
+    demos = list(iter_jsonl(train))[:k] if k and train.is_file() else []
+    if name == "gsm8k":
+        res = eval_gsm8k(model, tokenizer, rows, demos, cfg.short.gsm8k_max_new_tokens, cfg.prefill_chunk)
+    else:
+        res = eval_mc(model, tokenizer, name, rows, demos)
+    res["args"] = {"dataset": name, "num_fewshot": len(demos), "num_items": len(rows)}
+    res["averaged_metrics"]["main_metric"] = res.pop("main_metric")
+    res.setdefault("throughput", {})
+    res.setdefault("memory", {})
+    return WholeModelResult(res, 0, res["averaged_metrics"][res["averaged_metrics"]["main_metric"]])
