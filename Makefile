@@ -1,7 +1,8 @@
 # One-command setup and the two main jobs. Every target creates .venv when missing and installs the project into it
 # once (a stamp file records the install; editing pyproject.toml triggers a reinstall).
 #   make reproduce   all notebooks at the tiny scale -> figures/ (executed notebooks + HTML under build/)
-#   make test        the test suite
+#   make test        the test suite (unit and integration tests)
+#   make test-unit   the unit tests only (no multi-process or end-to-end runs)
 #   make lab         Jupyter Lab on the project's kernel
 #   make bench       the benchmarks (benchmarks/*.py), logged as runs
 
@@ -13,7 +14,7 @@ SCALE  ?= tiny
 # CPU-only machines take the CPU build of torch that lies on disk; an unpinned torch would pull a multi-GB CUDA build.
 CPU_TORCH ?= torch==2.13.0
 
-.PHONY: setup reproduce test lab bench clean
+.PHONY: setup reproduce test test-unit lab bench clean
 
 setup: $(STAMP)
 
@@ -37,6 +38,9 @@ reproduce: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -q -m "not integration"
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

@@ -6,7 +6,13 @@ import os
 
 import pytest
 
+from tests.helpers.markers import skip_without_cuda
+
 os.environ.setdefault("PROLONG_QUIET", "1")
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_without_cuda(items)
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from data_fixtures import FAKE_TOK
+from tests.helpers.data import FAKE_TOK
 from prolong.data.token_store import write_token_store
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from prolong.data.mixing import MixtureStream
 from prolong.data.packing import PackedSequence
 from prolong.data.tokenizer import TokenizerMismatchError
 
-from data_fixtures import FAKE_TOK, OTHER_TOK, random_docs
+from tests.helpers.data import FAKE_TOK, OTHER_TOK, random_docs
 
 PROPS = {"long": 0.37, "short_a": 0.33, "short_b": 0.2, "tiny": 0.1}
 

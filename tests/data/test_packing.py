@@ -7,7 +7,7 @@ import pytest
 from prolong.data.packing import DocumentReader, PackedSequence
 from prolong.data.token_store import TokenStore
 
-from data_fixtures import FAKE_TOK, random_docs
+from tests.helpers.data import FAKE_TOK, random_docs
 
 BOS, EOS = FAKE_TOK.bos_id, FAKE_TOK.eos_id
 

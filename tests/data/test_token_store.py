@@ -98,7 +98,7 @@ def test_empty_sources(tmp_path, tiny_tokenizer):
 
 
 def test_write_token_store_layout(tmp_path):
-    from data_fixtures import FAKE_TOK
+    from tests.helpers.data import FAKE_TOK
 
     docs = [np.arange(n, dtype=np.uint32) for n in (3, 0, 5, 2)]
     store = ts.write_token_store(tmp_path / "s", docs, FAKE_TOK, docs_per_shard=3)

@@ -1,12 +1,3 @@
-"""Tiny models run fastest on one thread (and do not fight other processes for the cores)."""
+"""Every test here runs its tiny models on one thread (tests/helpers/threads.py)."""
 
-import pytest
-import torch
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+from tests.helpers.threads import one_thread  # noqa: F401  (an autouse fixture)

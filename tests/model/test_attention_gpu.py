@@ -1,13 +1,14 @@
 """The CUDA kernels (flash-attn varlen, FlexAttention with a document block mask) against the per-document SDPA
-reference: outputs and gradients, bf16. Skipped without CUDA (run them on a GPU machine: pytest -m gpu)."""
+reference: outputs and gradients, bf16. Skipped without CUDA (run them on a GPU machine: pytest -m requires_gpu)."""
 
 import pytest
 import torch
 
 from prolong.model import cu_seqlens_from_doc_lens
+from tests.helpers.markers import requires_gpu
 from prolong.model.attention import _flash_varlen, _flex_document_attention, _sdpa_per_document, flash_attn_available
 
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
+pytestmark = requires_gpu
 
 
 def _qkv(lens, heads=8, kv_heads=2, hs=64):

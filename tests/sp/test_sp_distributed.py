@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from sp_workers import run_workers
+from tests.helpers.markers import integration
+from tests.helpers.sp_workers import run_workers
 
-pytestmark = pytest.mark.slow
+pytestmark = integration
 TOL = 1e-5
 _cache: dict[int, dict] = {}
 

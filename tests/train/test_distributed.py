@@ -7,10 +7,11 @@ import torch
 
 from prolong.model.ulysses import needs_all_to_all
 from prolong.train.batching import make_micro_batch
-from train_helpers import (SP_STEPS, CountingStream, gradients_and_train_worker, gradients_worker,
+from tests.helpers.markers import integration
+from tests.helpers.train import (SP_STEPS, CountingStream, gradients_and_train_worker, gradients_worker,
                            run_distributed_test, sp_train_worker, train_worker)
 
-pytestmark = pytest.mark.slow
+pytestmark = integration
 
 
 @pytest.fixture(scope="module")

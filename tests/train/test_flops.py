@@ -17,7 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from prolong.model.build import CausalLMWithLoss, build_model
 from prolong.train.batching import make_micro_batch
 from prolong.train.flops import StepFlops
-from train_helpers import CountingStream, tiny_params
+from tests.helpers.train import CountingStream, tiny_params
 
 
 def _counted(net, mb) -> dict[str, int]:

@@ -9,7 +9,10 @@ from prolong.config import ConfigError
 from prolong.runs import RunMismatchError
 from prolong.train.config import lr_at
 from prolong.train.loop import DataSetup, train
-from train_helpers import VOCAB, counting_data, tiny_params
+from tests.helpers.markers import integration
+from tests.helpers.train import VOCAB, counting_data, tiny_params
+
+pytestmark = integration  # trains, kills and resumes whole stages
 
 
 class Killed(Exception):

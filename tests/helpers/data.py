@@ -1,4 +1,4 @@
-"""Helpers of the data tests (a uniquely named module: tests/ folders have no __init__.py)."""
+"""Helpers of the data tests: fake tokenizer identities and traceable random documents."""
 
 from __future__ import annotations
 
