@@ -1,13 +1,13 @@
 """`build_tiny()`: everything the tiny scale reads, built once by one explicit call (idempotent, fast when built).
 
-Steps, each skipped when its output exists and matches its params:
-    1. corpus        <data>/tiny/corpus/<source>.jsonl + manifest.json     (prolong.tiny.corpus; params/tiny/corpus.yaml)
-    2. tokenizer     <data>/tiny/tokenizer/  (Hugging Face format, chat template)            (prolong.data.tokenizer)
-    3. token stores  <data>/tiny/stores/<source>/                                         (prolong.data.token_store)
-    4. eval suite    <data>/helmet/  (HELMET's file layout; eval params' data_dir '')      (prolong.tiny.eval_suite)
-    5. SFT files     <data>/tiny/sft/ instructions.jsonl, synthetic_long.jsonl         (prolong.tiny.instructions)
+Steps, each skipped when its output exists and matches its params (corpus: params/tiny/corpus.yaml):
+    1. corpus        <data>/tiny/corpus/<source>.jsonl + manifest.json                   (prolong.tiny.corpus)
+    2. tokenizer     <data>/tiny/tokenizer/  (Hugging Face format, chat template)       (prolong.data.tokenizer)
+    3. token stores  <data>/tiny/stores/<source>/                                    (prolong.data.token_store)
+    4. eval suite    <data>/helmet/  (HELMET's layout; the eval params' data_dir '')  (prolong.tiny.eval_suite)
+    5. SFT files     <data>/tiny/sft/ instructions.jsonl, synthetic_long.jsonl     (prolong.tiny.instructions)
 Nothing builds lazily: `prolong data build-tiny`, `prolong reproduce --scale tiny` and running a tiny experiment call
-it; training or evaluation on tiny data that is missing fails with `not_built` (which names the command).
+it; training on tiny data that is missing fails with `not_built` (which names the command).
 A file lock makes concurrent callers (tests, notebooks) wait for one builder.
 """
 

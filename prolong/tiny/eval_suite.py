@@ -191,7 +191,7 @@ def short_rows(task: str, world: list[Profile], n: int, rng: random.Random) -> l
             opts = rng.sample([c for c in PLACES if c != p.city], 3) + [p.city]
             rng.shuffle(opts)
             rows.append({"question": f"Where does {p.name} live?", "choices": opts, "answer": opts.index(p.city),
-                         "subject": "toy_world"})
+                         "subject": "toy_world"})  # a string of the data files: kept so they stay byte-identical
         elif task == "arc_challenge":
             opts = rng.sample([c for c in PETS if c != p.pet], 3) + [p.pet]
             rng.shuffle(opts)

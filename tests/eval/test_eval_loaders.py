@@ -54,4 +54,3 @@ def test_longdoc_loaders_truncate_to_length(suite, bpe_tokenizer, name):
     if name == "infbench_mc":
         letter = items[0].answers[0]
         assert spec.score(f"Answer: {letter}", items[0])[0]["exact_match"] == 1.0
-
