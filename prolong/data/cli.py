@@ -14,7 +14,8 @@ import sys
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="data_command", required=True)
-    p = sub.add_parser("build-tiny", help="the tiny data: corpus, tokenizer, token stores, eval suite, SFT files (skips what exists)")
+    p = sub.add_parser("build-tiny", help="the tiny data: corpus, tokenizer, token stores, eval suite, SFT files "
+                                          "(skips what exists)")
     p.add_argument("--force", action="store_true", help="rebuild everything")
     p.add_argument("--workers", type=int, default=None, help="tokenization processes (default: from params)")
     p = sub.add_parser("tokenize", help="tokenize the sources of a corpus params file into token stores")
