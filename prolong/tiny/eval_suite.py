@@ -211,9 +211,14 @@ def short_rows(task: str, world: list[Profile], n: int, rng: random.Random) -> l
     return rows
 
 
+def jsonl_text(rows: list[dict]) -> str:
+    """One JSON object a line (ASCII-escaped, the bytes every tiny data file is written with)."""
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    path.write_text(jsonl_text(rows))
 
 
 def write_tiny_suite(root: str | Path, seed: int = 0, n_items: int = 20, n_sent: int = 400,

@@ -21,7 +21,8 @@ from prolong.eval import prompts as P
 from prolong.eval.tasks.icl import balance_labels, icl_item, label_ids
 from prolong.eval.tasks.recall import json_kv_fields, needles_fields, passkey_fields
 from prolong.io import atomic_write_json, atomic_write_text
-from prolong.tiny.eval_suite import ICL_SPECS, QUESTIONS, icl_rows, longdoc_rows, profiles, rag_rows, rerank_rows
+from prolong.tiny.eval_suite import (ICL_SPECS, QUESTIONS, icl_rows, jsonl_text, longdoc_rows, profiles, rag_rows,
+                                     rerank_rows)
 from prolong.tiny.long_qa import rule_based_long_qa
 from prolong.tiny.world import fact_question, fact_sentence, make_world
 
@@ -31,6 +32,8 @@ SYSTEM_PROMPTS = ["You are a helpful assistant.", "Answer briefly and precisely.
 
 @dataclass(frozen=True)
 class InstructionSpec:
+    """What the tiny SFT files are made with (their manifest.json: a different spec rewrites them)."""
+
     seed: int = 0
     n_per_task: int = 20
     "suite_instructions per task format"
@@ -119,10 +122,6 @@ def suite_instructions(seed: int = 0, n_per_task: int = 20) -> list[dict[str, An
     return out
 
 
-def _jsonl(rows: list[dict]) -> str:
-    return "".join(json.dumps(r) + "\n" for r in rows)
-
-
 def write_instructions(books_path: Path, out_dir: Path, spec: InstructionSpec = InstructionSpec(),
                        force: bool = False) -> bool:
     """Write the tiny SFT files (module doc) to `out_dir` unless present with the same spec (its manifest.json);
@@ -137,7 +136,7 @@ def write_instructions(books_path: Path, out_dir: Path, spec: InstructionSpec = 
     synth = rule_based_long_qa(books, spec.synthetic_doc_chars, n_questions=2, seed=spec.seed,
                                per_book=spec.synthetic_per_book)
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "instructions.jsonl", _jsonl(rows))
-    atomic_write_text(out_dir / "synthetic_long.jsonl", _jsonl([{"task": "synthetic_long", **r} for r in synth]))
+    atomic_write_text(out_dir / "instructions.jsonl", jsonl_text(rows))
+    atomic_write_text(out_dir / "synthetic_long.jsonl", jsonl_text([{"task": "synthetic_long", **r} for r in synth]))
     atomic_write_json(manifest, asdict(spec))
     return True
