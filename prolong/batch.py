@@ -17,6 +17,7 @@ from pathlib import Path
 from prolong import paths
 from prolong.config import ConfigError
 from prolong.notebook_params import load_params
+from prolong.tiny import build_tiny
 
 KERNEL_NAME = "prolong"
 
@@ -101,6 +102,9 @@ def reproduce(scale: str = "tiny", selected: list[str] | None = None, build: Pat
     build = build or paths.build_dir()
     os.environ.setdefault("PROLONG_QUIET", "1")  # kernels inherit it: no progress bars in batch runs
     os.environ["PROLONG_SCALE"] = scale
+    if scale == "tiny":
+        print("[reproduce] tiny data (prolong.tiny.build_tiny) ...", file=sys.stderr, flush=True)
+        build_tiny()  # once, before the notebooks read it (fast when built)
     results = []
     for nb in notebooks(selected):
         print(f"[reproduce] {nb.stem} ...", file=sys.stderr, flush=True)

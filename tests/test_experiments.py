@@ -13,6 +13,7 @@ from prolong.experiments.runner import apply_overrides, plan_experiment, run_exp
 from prolong.experiments.section import run_section
 from prolong.report.tables import Outputs, render_table_id
 from prolong.runs import Run, iter_runs, load_runs
+from prolong.tiny import build_tiny
 
 TINY = paths.PARAMS_DIR / "tiny"
 
@@ -29,6 +30,7 @@ def _stage(src, dst, **changes):
 @pytest.fixture(scope="module")
 def smoke_spec(tmp_path_factory):
     """A two-arm Table 20 at smoke size: 3-step base at 64 tokens, 2-step arms at 128, 2-step SFT, 2-item eval."""
+    build_tiny()  # the tiny tokenizer, stores, eval suite and SFT files the stages read (fast when built)
     d = tmp_path_factory.mktemp("smoke_params")
     base = _stage(TINY / "stages" / "base.yaml", d / "base.yaml", **{
         "data.seq_len": 64, "model.max_position_embeddings": 64, "train.steps": 3, "train.batch_size": 2,

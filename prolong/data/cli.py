@@ -14,7 +14,8 @@ import sys
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="data_command", required=True)
-    p = sub.add_parser("build-tiny", help="toy corpus + tiny tokenizer + token stores (skips what exists)")
+    p = sub.add_parser("build-tiny", help="the tiny data: corpus, tokenizer, token stores, eval suite, SFT files "
+                                          "(skips what exists)")
     p.add_argument("--force", action="store_true", help="rebuild everything")
     p.add_argument("--workers", type=int, default=None, help="tokenization processes (default: from params)")
     p = sub.add_parser("tokenize", help="tokenize the sources of a corpus params file into token stores")
@@ -45,12 +46,15 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _build_tiny(args) -> int:
-    from prolong.data.build import build_tiny_data
+    from prolong.tiny import build_tiny
 
-    paths = build_tiny_data(force=args.force, workers=args.workers)
+    paths = build_tiny(force=args.force, workers=args.workers)
+    print(f"corpus: {paths.corpus_dir}")
     print(f"tokenizer: {paths.tokenizer}")
     for name, p in paths.stores.items():
         print(f"store {name}: {p}")
+    print(f"eval suite: {paths.eval_suite}")
+    print(f"sft: {paths.sft_dir}")
     if paths.seconds:
         print("built: " + ", ".join(f"{k} {v:.1f}s" for k, v in paths.seconds.items()))
     return 0

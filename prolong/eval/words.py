@@ -1,4 +1,4 @@
-"""A small self-contained vocabulary for the offline generators (needle keys, essay-like haystacks, toy world).
+"""A small self-contained vocabulary for the offline generators (needle keys, essay-like haystacks, tiny world).
 
 Kept here rather than downloaded so that every generated task is reproducible offline from a seed.
 """
@@ -29,7 +29,7 @@ FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. Th
 
 
 def essay_sentence(rng: random.Random) -> str:
-    """One essay-like sentence (the haystack of RULER MV and the toy documents)."""
+    """One essay-like sentence (the haystack of RULER MV and the tiny documents)."""
     a, n1, v, n2 = rng.choice(ADJECTIVES), rng.choice(NOUNS), rng.choice(VERBS), rng.choice(NOUNS)
     forms = [
         f"The {a} {n1} {v} the {n2} near {rng.choice(PLACES)}.",

@@ -13,6 +13,7 @@ import sys
 from prolong import paths
 from prolong.config import ConfigError
 from prolong.experiments.runner import load_experiment, plan_experiment, run_experiment
+from prolong.tiny import build_tiny
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
                                            args.seeds or None, args.steps or None):
                 print(command)
         else:
+            if args.scale == "tiny":
+                build_tiny()  # the tiny data this run reads (fast when built)
             for run in run_experiment(spec, args.arms, args.seeds or None, args.steps or None):
                 print(run.path)
     except ConfigError as err:

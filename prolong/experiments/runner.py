@@ -118,16 +118,6 @@ def resolve_eval(spec: EvalSpec):
     return EvalConfig.from_dict(apply_overrides(read_yaml(_repo_path(spec.params)), spec.set, source), source)
 
 
-def ensure_eval_data(cfg) -> None:
-    """The tiny HELMET-format suite is generated offline the first time (data/helmet)."""
-    from prolong.eval.runner import data_root
-    from prolong.eval.tiny_tasks import write_tiny_suite
-
-    root = data_root(cfg)
-    if not cfg.data_dir and not (root / "ppl").is_dir():
-        write_tiny_suite(root)
-
-
 def evaluate(model_ref: str, spec: EvalSpec, log=print) -> Run:
     """Evaluate a finished stage's model once: the run `evals/<model>-<eval fingerprint>` (skipped when logged), so
     arms of several experiments that share a model share its evaluation."""
@@ -139,7 +129,6 @@ def evaluate(model_ref: str, spec: EvalSpec, log=print) -> Run:
     if run.is_done():
         log(f"  = evals/{run.name} (logged)")
         return run
-    ensure_eval_data(cfg)
     t0 = time.perf_counter()
     try:
         model, tok = load_model(paths.runs_dir() / model_ref / MODEL_DIR, cfg)

@@ -9,6 +9,7 @@ from pathlib import Path
 from prolong import paths
 from prolong.config import ConfigError
 from prolong.experiments.runner import experiment_file, load_experiment, plan_experiment, run_experiment
+from prolong.tiny import build_tiny
 
 
 def _arms_for(spec, arms: list[str]) -> list[str]:
@@ -31,6 +32,8 @@ def run_section(experiments: list[str], scale: str, arms: list[str] | None = Non
     if unknown:
         raise ConfigError(f"unknown arm {unknown[0]!r} for experiments {', '.join(experiments)}")
     mode = ("plan" if scale == "paper" else "run") if mode == "auto" else mode
+    if mode == "run" and scale == "tiny":
+        build_tiny()  # the tiny corpus, tokenizer, stores, eval suite and SFT files (fast when built)
     out: dict[str, list[str]] = {}
     for name, spec in specs.items():
         chosen = _arms_for(spec, arms) if arms else []

@@ -1,5 +1,5 @@
 """Corpus statistics beside the paper's: the analogs of Table 3 (tokens in long documents per source) and Table 14
-(share of documents longer than 4K/8K/16K/32K tokens) for the user's own token stores (e.g. the tiny toy corpus).
+(share of documents longer than 4K/8K/16K/32K tokens) for the user's own token stores (e.g. the tiny corpus).
 
 The statistics are computed from the token stores themselves (the corpus is the "run"); the paper's rows come from
 results/paper as everywhere else. Written as `figures/tables/T03.<name>.csv|md`, `figures/tables/T14.<name>.csv|md`
@@ -23,7 +23,7 @@ from prolong.report.tables import Outputs, _long, _tables
 from prolong.report.render import write_table
 from prolong.runs import load_runs
 
-# Toy sources -> the paper's row labels (Tables 3, 5, 14).
+# Tiny sources -> the paper's row labels (Tables 3, 5, 14).
 PAPER_LABELS = {
     "code_repos": "Code Repos", "books": "Books", "fineweb": "FineWeb", "fineweb_edu": "FineWeb-Edu",
     "wikipedia": "Wikipedia", "tulu": "Tulu-v2", "stackexchange": "StackExchange", "arxiv": "ArXiv",
@@ -78,15 +78,15 @@ def corpus_tables(stores: Mapping[str, TokenStore], name: str, long_min_tokens: 
 
 
 def corpus_stores(corpus_params: str | Path) -> dict[str, TokenStore]:
-    """The token stores of a corpus params file (relative to the repository root); a toy corpus (one with a `toy`
-    section, e.g. params/tiny/corpus.yaml) is built first if needed (cached under the data root)."""
+    """The token stores of a corpus params file (relative to the repository root); the tiny corpus (one with a `tiny`
+    section, e.g. params/tiny/corpus.yaml) must be built first (`prolong data build-tiny`)."""
     path = Path(corpus_params)
     path = path if path.is_absolute() else paths.REPO_ROOT / path
     corpus = CorpusConfig.from_yaml(path)
-    if corpus.toy is not None:
-        from prolong.data.build import build_tiny_data
+    if corpus.tiny is not None:
+        from prolong.tiny import require_built
 
-        build_tiny_data(params=path)
+        require_built(*(corpus.store_path(name) for name in corpus.sources))
     return {name: TokenStore.open(corpus.store_path(name)) for name in corpus.sources}
 
 

@@ -54,8 +54,6 @@ class SFTDataConfig(Config):
     "conversations considered when filling a sequence first-fit (1: plain greedy in data order)"
     overlong: Literal["truncate", "skip"] = "truncate"
     "a conversation longer than the sequence: cut to seq_len tokens, or skipped (both counted)"
-    build_tiny: bool = False
-    "generate the tiny SFT files first (prolong.sft.tiny.build_tiny_sft_data; cached)"
     cache: bool = True
     "cache the tokenized conversations under <data>/sft_cache (keyed by file, tokenizer and template)"
 

@@ -137,10 +137,6 @@ def pad_id_of(tokenizer) -> int:
 def sft_stream_factory(cfg: SFTDataConfig, tokenizer, seq_len: int, seed: int = 0,
                        cache_dir: str | Path | None = None) -> Callable[[int, int], MixtureStream]:
     """Load and encode every source once (cached under `cache_dir`), then (dp_rank, dp_size) -> the SFT stream."""
-    if cfg.build_tiny:
-        from prolong.sft.tiny import build_tiny_sft_data
-
-        build_tiny_sft_data()
     if cache_dir is None and cfg.cache:
         from prolong import paths
 

@@ -7,10 +7,8 @@ spirit of the paper's Tables 16/17); the SFT conversation then puts the WHOLE do
 the question, and the generated answer as the assistant turn. Several questions about one document become
 follow-up turns.
 
-Tiny scale (`rule_based_long_qa`): no model; questions come from rules over the toy corpus's long "books"
-(prolong.data.toy_corpus.make_book): facts introduced in chapter 1 (secret number, city, pet, occupation, birth
-year) are asked at the end of the document, plus a "which sentence follows" question about a random chunk.
-The book's own closing "Questions about the story" section is removed, so the answers appear only far earlier.
+Tiny scale: no model; prolong.tiny.long_qa.rule_based_long_qa asks rule-made questions about the tiny corpus's books
+and builds the same conversations with `qa_conversation`.
 """
 
 from __future__ import annotations
@@ -129,55 +127,3 @@ class HFGenerator:
             out = self.model.generate(**ids, max_new_tokens=self.max_new_tokens, do_sample=False, eos_token_id=eos,
                                       pad_token_id=self.tokenizer.pad_token_id or eos[0])
         return self.tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
-
-
-# ---- tiny scale: rules over the toy books ----------------------------------------------------------------------------
-
-_CH1 = re.compile(r"(?P<name>[A-Z]\w+ [A-Z]\w+) was born in (?P<born>\d{4}) and grew up in (?P<city>\w+), a city of "
-                  r"(?P<country>\w+)\. (?P<first>\w+) worked as an? (?P<job>\w+) and kept (?P<pet>[^.]+)\. One "
-                  r"evening (?P<friend>[A-Z]\w+ [A-Z]\w+) told \w+ a secret: the number (?P<key>\d+) would open")
-
-
-def book_facts(book: str) -> dict[str, str] | None:
-    """The chapter-1 facts of a toy book (prolong.data.toy_corpus.make_book), or None for another text."""
-    m = _CH1.search(book)
-    return m.groupdict() if m else None
-
-
-def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.strip()) > 20 and not s.startswith("#")]
-
-
-def rule_based_long_qa(books: Iterable[str], doc_chars: int = 3000, n_questions: int = 2, seed: int = 0,
-                       per_book: int = 1) -> list[dict]:
-    """Long-document QA conversations from toy books, without a model (module doc). The document is the book's
-    first `doc_chars` characters (cut at a sentence end; its closing questions removed); `per_book` conversations
-    per book, each with `n_questions` questions (chapter-1 facts and one next-sentence question)."""
-    rng = random.Random(seed)
-    out = []
-    for book in books:
-        facts = book_facts(book)
-        if facts is None:
-            continue
-        body = book.split("Questions about the story.")[0]
-        for _ in range(per_book):
-            doc = body[:doc_chars]
-            cut = doc.rfind(". ")
-            doc = doc[:cut + 1] if cut > 0 else doc
-            first = facts["first"]
-            fact_qas = [
-                ("What number opens the old chest?", facts["key"]),
-                (f"In which city did {first} grow up?", facts["city"]),
-                (f"What pet did {first} keep?", facts["pet"]),
-                (f"What did {first} work as?", f"{first} worked as a {facts['job']}."),
-                (f"In which year was {facts['name']} born?", facts["born"]),
-                (f"Who told {first} the secret number?", facts["friend"]),
-            ]
-            qas = rng.sample(fact_qas, max(1, n_questions - 1))
-            sents = _sentences(doc[len(doc) // 3:])          # a random chunk, away from chapter 1
-            if len(sents) >= 2 and n_questions > 1:
-                k = rng.randrange(len(sents) - 1)
-                qas.insert(rng.randrange(len(qas) + 1),
-                           (f"Which sentence comes right after \"{sents[k]}\" in the document?", sents[k + 1]))
-            out.append(qa_conversation(doc, qas[:n_questions]))
-    return out

@@ -28,9 +28,7 @@ class DataSection(Config):
     sft: SFTDataConfig | None = None
     "SFT data instead of a mixture (prolong.sft: chat conversations, assistant-token masks, whole-conversation packing)"
     tokenizer: str | None = None
-    "tokenizer folder; null: the one saved with model.pretrained (paper) or the tiny tokenizer (tiny)"
-    build_tiny: bool = False
-    "build the toy corpus, tiny tokenizer and token stores first (prolong.data.build_tiny_data; cached)"
+    "tokenizer folder (relative paths under the data root); null: the one saved with model.pretrained"
     seed: int = 0
     "seed of the data stream (document order and domain draws)"
 

@@ -81,17 +81,17 @@ def build_data(params: TrainParams, acc: Accelerator) -> DataSetup:
     from prolong.data.mixing import MixtureStream
     from prolong.data.tokenizer import load_tokenizer, tokenizer_identity
 
-    tok_path = params.data.tokenizer
-    if params.data.build_tiny:
-        from prolong.data import build_tiny_data
+    from prolong.tiny import require_built
 
-        tiny = on_main_then_all(acc, build_tiny_data)
-        tok_path = tok_path or str(tiny.tokenizer)
+    tok_path = params.data.tokenizer
     if tok_path is None and params.model.pretrained is not None:
         tok_path = str(resolve_model_path(params.model.pretrained))  # the checkpoint's own tokenizer
     if tok_path is None:
         raise ValueError("data.tokenizer is not set and there is no model.pretrained to take the tokenizer from")
     resolved = str(resolve_data_path(tok_path))
+    sft_files = [s.resolved_path() for s in params.data.sft.sources.values() if s.proportion > 0] \
+        if params.data.sft is not None else []
+    require_built(resolved, *sft_files)  # tiny data is built by `prolong data build-tiny`, never here
     tokenizer = load_tokenizer(resolved)
     identity = tokenizer_identity(tokenizer, resolved)
     if params.data.sft is not None:  # SFT: chat conversations with assistant-token masks (prolong.sft)

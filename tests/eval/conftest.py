@@ -1,4 +1,4 @@
-"""Fixtures: a BPE tokenizer trained on toy text, a whitespace word-level one, and a tiny random Llama."""
+"""Fixtures: a BPE tokenizer trained on tiny text, a whitespace word-level one, and a tiny random Llama."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@ import argparse
 import json
 
 from prolong.eval import cli
-from prolong.eval.tiny_tasks import write_tiny_suite
+from prolong.tiny.eval_suite import write_tiny_suite
 from prolong.runs import Run, runs_table
 
 

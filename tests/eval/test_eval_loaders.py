@@ -1,20 +1,13 @@
-import json
-
 import pytest
 
 from prolong.eval import prompts as P
 from prolong.eval.tasks import icl, longdoc, rag, rerank
-from prolong.eval.tiny_tasks import tiny_instructions, write_tiny_suite
+from prolong.tiny.eval_suite import write_tiny_suite
 
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory):
     return write_tiny_suite(tmp_path_factory.mktemp("helmet"), n_items=6, n_sent=200, ppl_docs=1, ppl_words=500)
-
-
-def test_suite_is_deterministic(tmp_path, suite):
-    other = write_tiny_suite(tmp_path, n_items=6, n_sent=200, ppl_docs=1, ppl_words=500)
-    assert (other / "rag" / "nq.jsonl").read_text() == (suite / "rag" / "nq.jsonl").read_text()
 
 
 def test_rag_loader(suite, bpe_tokenizer):
@@ -61,12 +54,3 @@ def test_longdoc_loaders_truncate_to_length(suite, bpe_tokenizer, name):
     if name == "infbench_mc":
         letter = items[0].answers[0]
         assert spec.score(f"Answer: {letter}", items[0])[0]["exact_match"] == 1.0
-
-
-def test_tiny_instructions_cover_every_task():
-    rows = tiny_instructions(n_per_task=1)
-    tasks = {r["task"] for r in rows}
-    assert {"json_kv", "ruler_mv", "nq", "msmarco_rerank", "icl_nlu", "narrativeqa", "multi_lexsum"} <= tasks
-    kv = next(r for r in rows if r["task"] == "json_kv")
-    assert kv["messages"][1]["content"].startswith("Corresponding value: ")
-    json.dumps(rows)

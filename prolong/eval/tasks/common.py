@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: data file not found (see prolong/eval/data_layout.md for the layout)")
+        raise FileNotFoundError(f"{path}: data file not found (see prolong/eval/data_layout.md for the layout; "
+                                f"the tiny suite is built by `prolong data build-tiny`)")
     return list(iter_jsonl(path, allow_torn_tail=False))
 
 

@@ -36,7 +36,7 @@ def _size(tokenizer, spec: TaskSpec, length: int, make_fields, fixed: int | None
 
 
 # ---- JSON KV ---------------------------------------------------------------------------------------------------
-def _json_kv_fields(n: int, rng: random.Random, i: int, shots: int = 2) -> tuple[dict[str, str], str]:
+def json_kv_fields(n: int, rng: random.Random, i: int, shots: int = 2) -> tuple[dict[str, str], str]:
     pairs = [(_uuid(rng), _uuid(rng)) for _ in range(n)]
     gold = round(DEPTHS[i % len(DEPTHS)] * (n - 1))
     others = [j for j in range(n) if j != gold]
@@ -55,10 +55,10 @@ def json_kv(tokenizer, length: int, num_samples: int, seed: int = 42, shots: int
     # HELMET's recall configs run with stop_new_line: false (JSON KV included)
     spec = TaskSpec("json_kv", RECALL, P.JSON_KV_USER, P.JSON_KV_PREFIX, max_new_tokens,
                     "substring_exact_match", score)
-    n = _size(tokenizer, spec, length, lambda n, r, i: _json_kv_fields(n, r, i, shots)[0], count)
+    n = _size(tokenizer, spec, length, lambda n, r, i: json_kv_fields(n, r, i, shots)[0], count)
     items = []
     for i in range(num_samples):
-        fields, value = _json_kv_fields(n, random.Random(seed * 100003 + i), i, shots)
+        fields, value = json_kv_fields(n, random.Random(seed * 100003 + i), i, shots)
         items.append(EvalItem(fields, [value], {"num_kvs": n, "depth": DEPTHS[i % len(DEPTHS)]}))
     return spec, items
 
@@ -68,7 +68,7 @@ def _ruler_score(output: str, item: EvalItem):
     return {"ruler_recall": ruler_recall(output, item.answers)}, output
 
 
-def _needles_fields(kind: str, n: int, rng: random.Random, i: int) -> tuple[dict[str, str], list[str]]:
+def needles_fields(kind: str, n: int, rng: random.Random, i: int) -> tuple[dict[str, str], list[str]]:
     """MK-needle / MK-UUID: the haystack is `n` other needles; MV: `n` essay sentences and 4 needles of one key."""
     if kind == "mv":
         tv = "numbers"
@@ -105,10 +105,10 @@ def ruler(name: str, tokenizer, length: int, num_samples: int, seed: int = 42,
     kind, default_new = RULER_TASKS[name]
     user, prefix = (P.RULER_MV_USER, P.RULER_MV_PREFIX) if kind == "mv" else (P.RULER_NIAH_USER, P.RULER_NIAH_PREFIX)
     spec = TaskSpec(name, RECALL, user, prefix, max_new_tokens or default_new, "ruler_recall", _ruler_score)
-    n = _size(tokenizer, spec, length, lambda n, r, i: _needles_fields(kind, n, r, i)[0], count)
+    n = _size(tokenizer, spec, length, lambda n, r, i: needles_fields(kind, n, r, i)[0], count)
     items = []
     for i in range(num_samples):
-        fields, answers = _needles_fields(kind, n, random.Random(seed * 100003 + i), i)
+        fields, answers = needles_fields(kind, n, random.Random(seed * 100003 + i), i)
         items.append(EvalItem(fields, answers, {"haystack_units": n, "depth": DEPTHS[i % len(DEPTHS)]}))
     return spec, items
 
@@ -117,7 +117,7 @@ def ruler(name: str, tokenizer, length: int, num_samples: int, seed: int = 42,
 NIAH_DEPTHS = tuple(d / 10 for d in range(11))
 
 
-def _passkey_fields(n: int, rng: random.Random, i: int) -> tuple[dict[str, str], str]:
+def passkey_fields(n: int, rng: random.Random, i: int) -> tuple[dict[str, str], str]:
     value = str(rng.randint(10_000, 99_999))
     units = [FILLER] * n
     units.insert(round(NIAH_DEPTHS[i % len(NIAH_DEPTHS)] * n), P.PASSKEY_NEEDLE.format(value=value))
@@ -128,10 +128,10 @@ def passkey(tokenizer, length: int, num_samples: int, seed: int = 42, max_new_to
             count: int | None = None) -> tuple[TaskSpec, list[EvalItem]]:
     spec = TaskSpec("niah_passkey", NIAH, P.PASSKEY_USER, P.PASSKEY_PREFIX, max_new_tokens, "ruler_recall",
                     _ruler_score, stop_newline=True)
-    n = _size(tokenizer, spec, length, lambda n, r, i: _passkey_fields(n, r, i)[0], count)
+    n = _size(tokenizer, spec, length, lambda n, r, i: passkey_fields(n, r, i)[0], count)
     items = []
     for i in range(num_samples):
-        fields, value = _passkey_fields(n, random.Random(seed * 100003 + i), i)
+        fields, value = passkey_fields(n, random.Random(seed * 100003 + i), i)
         items.append(EvalItem(fields, [value], {"depth": NIAH_DEPTHS[i % len(NIAH_DEPTHS)]}))
     return spec, items
 

@@ -1,4 +1,5 @@
-"""A small fixed "world" of entities and facts from which the toy corpus (and later toy evaluation tasks) are made.
+"""The tiny world: a small fixed set of countries, cities, people and species, and the facts about them, from which
+the tiny corpus, the tiny evaluation suite and the tiny instruction data are all made (one world for all three).
 
     world = make_world(seed=0)
     p = world.people[0]                 # Person(name='Mira Vantor', city='Ostrel', key_number=4821, pet=..., ...)
@@ -6,8 +7,8 @@
     world.fact_sentence(fact)           # 'Mira Vantor lives in Ostrel.'
 
 Names are invented from syllables so that a model can only know them from the corpus. Everything is a pure function
-of the seed. The evaluation module reuses `World`, `Fact`, `RELATIONS` and `fact_sentence` / `fact_question` to
-build recall and QA items whose answers the toy corpus teaches.
+of the seed. The tiny corpus (prolong.tiny.corpus) states the facts; the evaluation suite (prolong.tiny.eval_suite)
+and the instruction data (prolong.tiny.instructions) ask about them, so their answers are what the corpus teaches.
 """
 
 from __future__ import annotations

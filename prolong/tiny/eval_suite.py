@@ -1,10 +1,10 @@
-"""Tiny, offline versions of every category, from the toy corpus's world of people and facts
-(prolong.data.toy_world: the people, cities, pets and jobs the tiny models are trained on).
+"""The tiny evaluation suite: every HELMET category, offline, about the tiny world's people (prolong.tiny.world: the
+people, cities, pets and jobs the tiny models are trained on).
 
-`write_tiny_suite(root)` writes every file of `data_layout.md` (RAG, re-rank, ICL, long-document QA/Summ, PPL
-documents, short tasks) in HELMET's formats, so the same loaders and metrics run at tiny scale; the prompts keep
-HELMET's skeletons and answer prefixes, only the language is simpler. `write_tiny_instructions(path)` writes short
-chat examples ({"messages": [...]}) of the same task formats for SFT. Recall tasks are generated on the fly.
+`write_tiny_suite(root)` writes every file of prolong/eval/data_layout.md (RAG, re-rank, ICL, long-document QA/Summ,
+PPL documents, short tasks) in HELMET's formats, so the same loaders and metrics run at tiny scale; the prompts keep
+HELMET's skeletons and answer prefixes, only the language is simpler. Recall tasks are generated on the fly by
+prolong.eval.tasks.recall. The row builders here are reused by prolong.tiny.instructions for the SFT data.
 """
 
 from __future__ import annotations
@@ -13,27 +13,43 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from prolong.eval import prompts as P
-from prolong.eval.tasks.icl import balance_labels, icl_item, label_ids
-from prolong.eval.tasks.recall import _json_kv_fields, _needles_fields, _passkey_fields
-from prolong.data import toy_world
 from prolong.eval.words import ADJECTIVES, NOUNS, VERBS, essay_sentence
+from prolong.tiny.world import ANIMALS, OCCUPATIONS, Person, make_world
 
-JOBS = toy_world.OCCUPATIONS
-PETS = toy_world.ANIMALS
-PLACES = [c.name for c in toy_world.make_world(0).cities]  # the cities of the default world (seed 0)
+JOBS = OCCUPATIONS
+PETS = ANIMALS
+PLACES = [c.name for c in make_world(0).cities]  # the cities of the default world (seed 0)
 
 
-@dataclass
-class Person:
-    name: str
-    city: str
-    pet: str
-    color: str
-    job: str
-    friend: str = ""
+@dataclass(frozen=True)
+class Profile:
+    """One person of the world as the suite asks about them: the pet as its animal (the corpus writes "a parrot named
+    Zorin", the tasks ask for "parrot") and a friend (for the two-hop HotpotQA analog). `pet`/`job` are the suite's
+    attribute names (the keys of `facts`)."""
+
+    person: Person
+    friend: str
+
+    @property
+    def name(self) -> str:
+        return self.person.name
+
+    @property
+    def city(self) -> str:
+        return self.person.city
+
+    @property
+    def pet(self) -> str:
+        return self.person.pet.split()[1]
+
+    @property
+    def color(self) -> str:
+        return self.person.color
+
+    @property
+    def job(self) -> str:
+        return self.person.occupation
 
     def facts(self) -> dict[str, str]:
         return {"city": f"{self.name} lives in {self.city}.", "pet": f"{self.name} has a pet {self.pet}.",
@@ -41,16 +57,11 @@ class Person:
                 "friend": f"{self.name} is a friend of {self.friend}."}
 
 
-def make_world(seed: int = 0, n: int = 60) -> list[Person]:
-    """The first `n` people of the toy corpus's world (same names, cities, pets, colors and jobs as the training
-    corpus), each with a friend drawn with the seed (for the two-hop HotpotQA analog)."""
+def profiles(seed: int = 0, n: int = 60) -> list[Profile]:
+    """The first `n` people of the world of `seed`, each with a friend among them drawn with the seed."""
     rng = random.Random(seed)
-    world = toy_world.make_world(seed)
-    # the corpus writes pets as "a parrot named Zorin": the tasks ask for the animal
-    people = [Person(p.name, p.city, p.pet.split()[1], p.color, p.occupation) for p in world.people[:n]]
-    for p in people:
-        p.friend = rng.choice([q.name for q in people if q is not p])
-    return people
+    people = make_world(seed).people[:n]
+    return [Profile(p, rng.choice([q.name for q in people if q is not p])) for p in people]
 
 
 QUESTIONS = {  # dataset -> (question template, attribute); hotpotqa is two-hop through the friend
@@ -61,11 +72,11 @@ QUESTIONS = {  # dataset -> (question template, attribute); hotpotqa is two-hop 
 }
 
 
-def _passage(p: Person, rng: random.Random, keys: list[str]) -> dict[str, str]:
+def _passage(p: Profile, rng: random.Random, keys: list[str]) -> dict[str, str]:
     return {"title": p.name, "text": " ".join(p.facts()[k] for k in keys) + " " + essay_sentence(rng)}
 
 
-def rag_rows(name: str, world: list[Person], n: int, rng: random.Random, n_ctxs: int = 60) -> list[dict]:
+def rag_rows(name: str, world: list[Profile], n: int, rng: random.Random, n_ctxs: int = 60) -> list[dict]:
     by_name = {p.name: p for p in world}
     q_tmpl, attr = QUESTIONS[name]
     rows = []
@@ -85,7 +96,7 @@ def rag_rows(name: str, world: list[Person], n: int, rng: random.Random, n_ctxs:
     return rows
 
 
-def rerank_rows(world: list[Person], n: int, rng: random.Random, n_ctxs: int = 40) -> list[dict]:
+def rerank_rows(world: list[Profile], n: int, rng: random.Random, n_ctxs: int = 40) -> list[dict]:
     rows = []
     for i in range(n):
         p = rng.choice(world)
@@ -124,7 +135,7 @@ def icl_rows(name: str, n: int, rng: random.Random) -> list[dict]:
     return rows
 
 
-def _story(world: list[Person], rng: random.Random, n_sent: int) -> tuple[str, Person, list[str]]:
+def _story(world: list[Profile], rng: random.Random, n_sent: int) -> tuple[str, Profile, list[str]]:
     cast = rng.sample(world, 4)
     sents = [essay_sentence(rng) for _ in range(n_sent)]
     facts = [f for p in cast for f in p.facts().values()]
@@ -133,7 +144,7 @@ def _story(world: list[Person], rng: random.Random, n_sent: int) -> tuple[str, P
     return " ".join(sents), cast[0], facts
 
 
-def longdoc_rows(name: str, world: list[Person], n: int, rng: random.Random, n_sent: int = 400) -> list[dict]:
+def longdoc_rows(name: str, world: list[Profile], n: int, rng: random.Random, n_sent: int = 400) -> list[dict]:
     rows = []
     for i in range(n):
         story, p, facts = _story(world, rng, n_sent)
@@ -165,7 +176,7 @@ def longdoc_rows(name: str, world: list[Person], n: int, rng: random.Random, n_s
     return rows
 
 
-def short_rows(task: str, world: list[Person], n: int, rng: random.Random) -> list[dict]:
+def short_rows(task: str, world: list[Profile], n: int, rng: random.Random) -> list[dict]:
     rows = []
     for _ in range(n):
         p = rng.choice(world)
@@ -180,7 +191,7 @@ def short_rows(task: str, world: list[Person], n: int, rng: random.Random) -> li
             opts = rng.sample([c for c in PLACES if c != p.city], 3) + [p.city]
             rng.shuffle(opts)
             rows.append({"question": f"Where does {p.name} live?", "choices": opts, "answer": opts.index(p.city),
-                         "subject": "toy_world"})
+                         "subject": "toy_world"})  # a string of the data files: kept so they stay byte-identical
         elif task == "arc_challenge":
             opts = rng.sample([c for c in PETS if c != p.pet], 3) + [p.pet]
             rng.shuffle(opts)
@@ -200,30 +211,35 @@ def short_rows(task: str, world: list[Person], n: int, rng: random.Random) -> li
     return rows
 
 
-def _write(path: Path, rows: list[dict]) -> None:
+def jsonl_text(rows: list[dict]) -> str:
+    """One JSON object a line (ASCII-escaped, the bytes every tiny data file is written with)."""
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    path.write_text(jsonl_text(rows))
 
 
 def write_tiny_suite(root: str | Path, seed: int = 0, n_items: int = 20, n_sent: int = 400,
                      ppl_docs: int = 4, ppl_words: int = 6000) -> Path:
     """Write the whole tiny data suite under `root` (deterministic for a seed); returns `root`."""
     root = Path(root)
-    world = make_world(seed)
+    world = profiles(seed)
     rng = random.Random(seed + 1)
     for name in QUESTIONS:
-        _write(root / "rag" / f"{name}.jsonl", rag_rows(name, world, n_items, rng))
-        _write(root / "rag" / f"{name}_demo.jsonl", rag_rows(name, world, 8, rng, n_ctxs=6))
-    _write(root / "rerank" / "msmarco.jsonl", rerank_rows(world, n_items, rng))
-    _write(root / "rerank" / "msmarco_demo.jsonl", rerank_rows(world, 8, rng, n_ctxs=10))
+        write_jsonl(root / "rag" / f"{name}.jsonl", rag_rows(name, world, n_items, rng))
+        write_jsonl(root / "rag" / f"{name}_demo.jsonl", rag_rows(name, world, 8, rng, n_ctxs=6))
+    write_jsonl(root / "rerank" / "msmarco.jsonl", rerank_rows(world, n_items, rng))
+    write_jsonl(root / "rerank" / "msmarco_demo.jsonl", rerank_rows(world, 8, rng, n_ctxs=10))
     for name in ICL_SPECS:
-        _write(root / "icl" / f"{name}_train.jsonl", icl_rows(name, 200, rng))
-        _write(root / "icl" / f"{name}_test.jsonl", icl_rows(name, n_items, rng))
+        write_jsonl(root / "icl" / f"{name}_train.jsonl", icl_rows(name, 200, rng))
+        write_jsonl(root / "icl" / f"{name}_test.jsonl", icl_rows(name, n_items, rng))
     for name in ("narrativeqa", "infbench_qa", "infbench_mc", "multi_lexsum", "infbench_sum"):
-        _write(root / "longdoc" / f"{name}.jsonl", longdoc_rows(name, world, n_items, rng, n_sent))
+        write_jsonl(root / "longdoc" / f"{name}.jsonl", longdoc_rows(name, world, n_items, rng, n_sent))
     for task in ("hellaswag", "mmlu", "arc_challenge", "winogrande", "gsm8k"):
-        _write(root / "short" / f"{task}.jsonl", short_rows(task, world, n_items, rng))
-        _write(root / "short" / f"{task}_train.jsonl", short_rows(task, world, 10, rng))
+        write_jsonl(root / "short" / f"{task}.jsonl", short_rows(task, world, n_items, rng))
+        write_jsonl(root / "short" / f"{task}_train.jsonl", short_rows(task, world, 10, rng))
     docs = []
     for _ in range(ppl_docs):
         words, sents = 0, []
@@ -232,56 +248,5 @@ def write_tiny_suite(root: str | Path, seed: int = 0, n_items: int = 20, n_sent:
             sents.append(s)
             words += len(s.split())
         docs.append({"text": " ".join(sents)})
-    _write(root / "ppl" / "pg19.jsonl", docs)
+    write_jsonl(root / "ppl" / "pg19.jsonl", docs)
     return root
-
-
-def _msg(user: str, answer: str) -> dict[str, Any]:
-    return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]}
-
-
-def tiny_instructions(seed: int = 0, n_per_task: int = 20) -> list[dict[str, Any]]:
-    """Short chat examples of every task format (the assistant turn = answer prefix + gold answer)."""
-    world, rng, out = make_world(seed), random.Random(seed + 7), []
-
-    def add(task: str, user_t: str, prefix: str, fields: dict[str, str], answer: str) -> None:
-        out.append({"task": task, **_msg(user_t.format(**fields), f"{prefix} {answer}".strip())})
-
-    for i in range(n_per_task):
-        f, v = _json_kv_fields(rng.randint(4, 12), random.Random(rng.random()), i)
-        add("json_kv", P.JSON_KV_USER, P.JSON_KV_PREFIX, f, v)
-        for name, kind in (("ruler_mk_needle", "mk_needle"), ("ruler_mk_uuid", "mk_uuid"), ("ruler_mv", "mv")):
-            f, ans = _needles_fields(kind, rng.randint(3, 8), random.Random(rng.random()), i)
-            user, pre = (P.RULER_MV_USER, P.RULER_MV_PREFIX) if kind == "mv" else (P.RULER_NIAH_USER,
-                                                                                     P.RULER_NIAH_PREFIX)
-            add(name, user, pre.format(**f), f, ", ".join(ans) + ".")
-        f, v = _passkey_fields(rng.randint(3, 10), random.Random(rng.random()), i)
-        add("niah_passkey", P.PASSKEY_USER, P.PASSKEY_PREFIX, f, v + ".")
-        for name in QUESTIONS:
-            r = rag_rows(name, world, 1, rng, n_ctxs=5)[0]
-            ctx = "\n\n".join(P.RAG_PASSAGE.format(**c) for c in r["ctxs"])
-            add(name, P.RAG_USER, P.RAG_PREFIX, {"demos": "", "context": ctx, "question": r["question"]},
-                r["answers"][0])
-        r = rerank_rows(world, 1, rng, n_ctxs=6)[0]
-        ctx = "\n\n".join(P.RERANK_PASSAGE.format(**c) for c in r["ctxs"])
-        gold = " > ".join(c["id"] for c in sorted(r["ctxs"], key=lambda c: c["label"], reverse=True))
-        add("msmarco_rerank", P.RERANK_USER, P.RERANK_PREFIX, {"demos": "", "context": ctx, "question": r["query"]},
-            gold)
-        for name in ICL_SPECS:
-            rows, n_labels = label_ids(icl_rows(name, 40, rng))
-            demos = balance_labels(rows[1:], 12, rng.randrange(2**31))  # varied demos for training diversity
-            ctx, ans = icl_item(rows[0]["text"], rows[0]["label"], demos, n_labels, seed)
-            add(name, P.ICL_USER, P.ICL_PREFIX, {"context": ctx, "question": rows[0]["text"]}, ans)
-        r = longdoc_rows("narrativeqa", world, 1, rng, n_sent=10)[0]
-        add("narrativeqa", P.NARRATIVEQA_USER, "", {"demos": "", "context": r["context"],
-                                                    "question": r["question"]}, r["answers"][0])
-        r = longdoc_rows("multi_lexsum", world, 1, rng, n_sent=10)[0]
-        add("multi_lexsum", P.MULTI_LEXSUM_USER, "", {"demos": "", "context": r["context"]}, r["summary"])
-    return out
-
-
-def write_tiny_instructions(path: str | Path, seed: int = 0, n_per_task: int = 20) -> Path:
-    """Write `tiny_instructions` as jsonl ({"task", "messages"}) for the SFT stage; returns the path."""
-    path = Path(path)
-    _write(path, tiny_instructions(seed, n_per_task))
-    return path
