@@ -4,7 +4,7 @@ import numpy as np
 
 
 def test_stats_tables_on_known_lengths(make_store):
-    from data_fixtures import FAKE_TOK  # noqa: F401
+    from tests.helpers.data import FAKE_TOK  # noqa: F401
     from prolong.data.stats import length_share_table, long_tokens_table
     from prolong.data.token_store import TokenStore
 
