@@ -76,8 +76,8 @@ class ExperimentSpec(Config):
     arms: list[ArmSpec]
     "the rows"
     eval: EvalSpec | None = None
-    "evaluation of each arm's final model (after SFT unless the arm has sft_off); null: the arm's scores come from its
-    training log only (`log_metrics`, Table 15)"
+    """evaluation of each arm's final model (after SFT unless the arm has sft_off); null: the arm's scores come from
+    its training log only (`log_metrics`, Table 15)"""
     sft: StageSpec | None = None
     "the SFT stage applied to each arm (null: no SFT)"
     pre_sft_eval: EvalSpec | None = None
@@ -87,8 +87,8 @@ class ExperimentSpec(Config):
     columns: dict[str, str] = field(default_factory=dict)
     "score -> the table's column name where they differ (e.g. Recall -> JsonKV@512K in Table 8)"
     log_metrics: dict[str, str] = field(default_factory=dict)
-    "score -> training-log column: the median of that column over the steps after the first (which pays for start-up)
-    of the arm's last own stage, e.g. {tokens_per_s_per_gpu: tokens_per_s} for Table 15"
+    """score -> training-log column: the median of that column over the steps after the first (which pays for
+    start-up) of the arm's last own stage, e.g. {tokens_per_s_per_gpu: tokens_per_s} for Table 15"""
 
     def __post_init__(self) -> None:
         names = [a.name for a in self.arms]
