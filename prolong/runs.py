@@ -271,6 +271,8 @@ def read_index(root: str | Path | None = None, experiments: Iterable[str] | None
     check_layout(root)
     wanted = set(experiments) if experiments is not None else None
     latest: dict[tuple, dict[str, Any]] = {}
+    if not index_path(root).is_file():
+        return []
     for row in iter_jsonl(index_path(root)):
         if wanted is None or row["experiment"] in wanted:
             key = (row["experiment"], row["arm"], row["seed"])
