@@ -211,3 +211,19 @@ def test_throughput_is_an_ordinary_experiment_read_from_the_training_log(smoke_s
     lines = (tmp_path / "tables" / "T15.runs.csv").read_text().splitlines()
     assert lines[0] == "setting,tokens_per_s_per_gpu,change" and lines[1].startswith("1K full attention")
     assert all(line.split(",")[2] for line in lines[2:]) and not lines[1].split(",")[2]
+
+
+def test_every_entry_point_is_a_prolong_subcommand(tmp_path, monkeypatch, capsys):
+    from prolong import cli
+
+    monkeypatch.setenv("PROLONG_BUILD", str(tmp_path))
+    assert cli.main(["experiment", "plan", "--scale", "paper", "--experiment", "T10"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    script = (tmp_path / "launch" / "T10" / "launch.sh").read_text().splitlines()
+    assert script[3:] == printed and printed[-1].startswith("prolong experiment run --scale paper --experiment T10")
+    for command in (["train", "--help"], ["eval", "--help"], ["runs", "migrate", "--help"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(command)
+        assert exit_.value.code == 0
+    sbatch = (paths.PARAMS_DIR / "paper" / "slurm" / "train.sbatch").read_text()
+    assert "-m prolong.cli train --params" in sbatch  # the cluster runs `prolong train` under accelerate
