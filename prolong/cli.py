@@ -1,30 +1,40 @@
-"""The `prolong` command.
+"""The `prolong` command: every entry point of the project is one of its subcommands.
 
     prolong reproduce [--scale tiny|paper] [--notebooks 01 02 ...]   run the section notebooks (papermill batch)
     prolong report [--tables T04 ...] [--sources paper runs]         write figures/tables from logged runs
     prolong data ...                                                 build corpora, tokenizers, token stores
-    prolong train --params params/tiny/stages/stage1.yaml                   one training stage (or SFT)
-    prolong eval --model <dir> --tasks ... --lengths ...             HELMET-style evaluation of a saved model
+    prolong train --params params/tiny/stages/stage1.yaml            one training stage (or SFT) -> runs/train/
+    prolong eval --model <dir> --tasks ... --lengths ...             HELMET-style evaluation -> runs/eval/
+    prolong experiment run|plan --experiment T04 [--scale paper]     an experiment's arms: run here, or plan for Slurm
+    prolong runs migrate [--root runs]                               convert a run store of the old layout
+
+Under torchrun or accelerate launch, use the module: `accelerate launch ... -m prolong.cli train --params ...`.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-# Subcommands implemented by the library's parts; each module exposes add_arguments(parser) and main(args) -> int.
-_DELEGATED = {
-    "data": ("prolong.data.cli", "build corpora, tokenizers and token stores; data statistics"),
-    "train": ("prolong.train.cli", "run a training stage (Stage 1, Stage 2, SFT) from a params file"),
-    "eval": ("prolong.eval.cli", "evaluate a saved model on HELMET-style tasks and log the run"),
+from prolong import batch, migrate
+from prolong.data import cli as data_cli
+from prolong.eval import cli as eval_cli
+from prolong.experiments import cli as experiment_cli
+from prolong.report import render_all
+from prolong.runs import load_runs
+from prolong.train import cli as train_cli
+
+# Subcommands implemented by the library's parts: (module with add_arguments(parser) and main(args) -> int, help)
+SUBCOMMANDS = {
+    "data": (data_cli, "build corpora, tokenizers and token stores; data statistics"),
+    "train": (train_cli, "run a training stage (Stage 1, Stage 2, SFT) from a params file"),
+    "eval": (eval_cli, "evaluate a saved model on HELMET-style tasks and log the run"),
+    "experiment": (experiment_cli, "run an experiment's arms here, or plan them as the cluster's launch script"),
 }
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from prolong.batch import reproduce
-
-    results = reproduce(args.scale, args.notebooks or None)
+    results = batch.reproduce(args.scale, args.notebooks or None)
     failed = [r for r in results if not r.ok]
     total = sum(r.seconds for r in results)
     print(f"{len(results) - len(failed)}/{len(results)} notebooks ran ({total:.1f}s); figures in figures/, "
@@ -35,16 +45,20 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from prolong.report import render_all
-    from prolong.runs import load_runs
-
     written = render_all(load_runs(args.sources), args.tables or None)
     print(f"wrote {len(written)} files under figures/")
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    counts = migrate.migrate(args.root, args.scale)
+    print("migrated: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="prolong", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="prolong", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("reproduce", help="execute every section notebook with papermill")
@@ -57,23 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sources", nargs="*", default=["paper", "runs"], help="run sources: paper, runs, or a folder")
     p.set_defaults(func=_report)
 
-    for name, (module, help_text) in _DELEGATED.items():
-        p = sub.add_parser(name, help=help_text)
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name and not module.startswith(err.name) and err.name != module:
-                raise
-            p.set_defaults(func=lambda _a, m=module: _missing(m))
-            continue
-        mod.add_arguments(p)
-        p.set_defaults(func=mod.main)
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=module.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+        p.set_defaults(func=module.main)
+
+    p = sub.add_parser("runs", help="the run store: migrate one of the old layout")
+    runs_sub = p.add_subparsers(dest="action", required=True)
+    m = runs_sub.add_parser("migrate", help=migrate.__doc__.splitlines()[0], description=migrate.__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    m.add_argument("--root", default=None, help="the run store (default: runs/ or $PROLONG_RUNS)")
+    m.add_argument("--scale", default="tiny", help="params/<scale>/experiments/ gives the result runs' column renames")
+    m.set_defaults(func=_migrate)
     return parser
-
-
-def _missing(module: str) -> int:
-    print(f"{module} is not available in this installation", file=sys.stderr)
-    return 2
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from prolong import paths
 from prolong.io import CorruptFileError
-from prolong.runs import TIDY_COLUMNS
+from prolong.tidy import TIDY_COLUMNS
 
 
 def _to_float(text: str) -> float:
@@ -56,7 +56,7 @@ def captions(root: Path | None = None) -> dict[str, str]:
 
 
 def paper_table(experiments: Iterable[str] | None = None, root: Path | None = None) -> pd.DataFrame:
-    """Tidy rows (see prolong.runs) of the published tables; the first column of each table is the run label."""
+    """Tidy rows (see prolong.tidy) of the published tables; the first column of each table is the run label."""
     wanted = set(experiments) if experiments is not None else None
     rows = []
     for table_id in published_ids(root):
@@ -68,7 +68,8 @@ def paper_table(experiments: Iterable[str] | None = None, root: Path | None = No
             seen[cells[0]] = seen.get(cells[0], 0) + 1
             run = cells[0] if seen[cells[0]] == 1 else f"{cells[0]} #{seen[cells[0]]}"
             for metric, cell in zip(header[1:], cells[1:]):
-                rows.append({"source": "paper", "experiment": table_id, "run": run, "label": cells[0], "order": order,
-                             "dataset": "", "length": 0, "metric": metric, "value": _to_float(cell),
-                             "display": cell, "status": "done"})
+                rows.append({"source": "paper", "experiment": table_id, "phase": "final", "run": run,
+                             "label": cells[0], "order": order, "dataset": "", "length": 0, "metric": metric,
+                             "value": _to_float(cell), "display": cell, "status": "done",
+                             "runs": f"results/paper/{table_id}.csv"})
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)

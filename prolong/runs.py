@@ -1,8 +1,19 @@
-"""The run store: one directory per logged run, and one call that loads any set of runs as a tidy table.
+"""The run store: training runs, evaluation runs, and one append-only index of finished arms.
 
-Layout of a run (`runs/<experiment>/<run>/`, the root is `prolong.paths.runs_dir()`):
+Layout (the root is `prolong.paths.runs_dir()`):
 
-    run.json          identity: experiment, run, params fingerprint, created (written once)
+    train/<stage>-<fingerprint>/   one training stage (an experiment's stages are named by the fingerprint of their
+                                   resolved params; a stage trained by hand is named by its params' `name`)
+    eval/<model>-<fingerprint>/    one evaluation of one training run's final model (fingerprint of {model, eval})
+    index.jsonl                    one line per finished arm of an experiment (`INDEX_FIELDS`), appended once and
+                                   never rewritten; a later line for the same (experiment, arm, seed) supersedes
+                                   an earlier one
+
+A run is referred to as "<kind>/<name>" (e.g. `train/stage1-0123456789`, the form of `train.init_from`).
+
+Inside a run directory:
+
+    run.json          identity: kind, run, params fingerprint, created (written once)
     params.yaml       the resolved params that produced the run (written once; a rerun with other params is refused)
     status.json       {"status": "running" | "done" | "failed", "updated": ISO time, "message": str}
     train_log.jsonl   one JSON object per optimizer step (loss, lr, grad_norm, tokens per domain, tokens/s, ...)
@@ -13,29 +24,18 @@ Layout of a run (`runs/<experiment>/<run>/`, the root is `prolong.paths.runs_dir
     checkpoints/      training state (see prolong.train)
     model/            a finished training stage's model in Hugging Face format (MODEL_DIR; next stage, evaluation)
 
-Every whole-file write is atomic (`prolong.io`), so a crash never leaves a file that a reader takes as complete; a
-run is complete only when status.json says "done".
+Every whole-file write is atomic and every index line is one fsync'ed write (`prolong.io`), so a crash never leaves a
+file that a reader takes as complete; a run is complete only when status.json says "done".
 
-The tidy table (`load_runs`) has one row per (source, experiment, run, metric):
-    source      "paper" for the published numbers, "runs" (or a name you give) for logged runs
-    experiment  e.g. "T04" for a paper table, or the experiment folder of a logged run
-    run         unique id of the run within its experiment: the run folder name, or the paper's row label
-                (suffixed " #2" where the paper repeats a label, e.g. two "Llama-3.1" rows in T10)
-    label       what a table's first column shows: the paper's row label, or the run's `label` param (else its name)
-    order       row order within an experiment (the paper's row order; creation order for runs)
-    dataset     HELMET dataset for eval rows, "" for run-level scores
-    length      evaluation input length in tokens for eval rows, 0 otherwise
-    metric      column name (e.g. "Recall", "Avg") or HELMET metric name
-    value       float (NaN when the cell is not a number, e.g. "<0.1" or blank)
-    display     the value as text (the published string for the paper)
-    status      run status ("done" for the paper)
+`load_runs` joins the index to the eval runs' results as the tidy table of `prolong.tidy` (the published numbers are
+one more source, `prolong.results`). Run stores of the old layout (a folder per experiment, `evals/`, `<id>.pre_sft`
+and result runs that copied their evaluation) are refused with `OldLayoutError`; `prolong runs migrate` converts them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -47,16 +47,37 @@ import yaml
 
 from prolong import paths
 from prolong.io import CorruptFileError, append_jsonl, atomic_write_json, atomic_write_text, iter_jsonl, read_json
+from prolong.results import paper_table
+from prolong.tidy import TIDY_COLUMNS, fmt
 
 STATUSES = ("running", "done", "failed")
+KINDS = ("train", "eval")  # the experiments' two kinds of runs (benchmarks log under their own bench_* folders)
 MODEL_DIR = "model"  # a finished stage's model (Hugging Face format) inside its run directory
-TIDY_COLUMNS = ["source", "experiment", "run", "label", "order", "dataset", "length", "metric", "value", "display",
-                "status"]
+INDEX = "index.jsonl"
+INDEX_FIELDS = {
+    "experiment": "experiment id (e.g. T04, fig3)",
+    "arm": "the arm's name in the experiment file",
+    "seed": "seed of the arm's own stages",
+    "label": "the arm's row label in the paper's table",
+    "x": "the arm's coordinate for figures (null when it has none)",
+    "stages": "the training runs of the arm before SFT, in order ('train/<run>'; the shared base chain first)",
+    "own_stages": "how many of `stages` are the arm's own (after the base chain)",
+    "sft": "the SFT training run, or null",
+    "eval": "the evaluation run of the final model ('eval/<run>'), or null (an arm measured from its training log)",
+    "pre_sft_eval": "the evaluation run of the model before SFT, or null",
+    "columns": "score -> the table's column name where they differ (e.g. Recall -> JsonKV@512K)",
+    "scores": "the arm's own scores: train_tokens, x, and metrics read from its training log",
+    "created": "ISO time the arm was indexed",
+}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=@,-]*$")
 
 
 class RunMismatchError(ValueError):
     """A run directory that was created with other params than the ones given now."""
+
+
+class OldLayoutError(RuntimeError):
+    """A run store written by an older version (one folder per experiment); `prolong runs migrate` converts it."""
 
 
 def params_fingerprint(params: dict[str, Any]) -> str:
@@ -81,22 +102,33 @@ class Run:
     path: Path
 
     @property
-    def experiment(self) -> str:
+    def kind(self) -> str:
         return self.path.parent.name
 
     @property
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def ref(self) -> str:
+        """'<kind>/<name>', how the index and `train.init_from` name the run."""
+        return f"{self.kind}/{self.name}"
+
+    @classmethod
+    def at(cls, ref: str, root: str | Path | None = None) -> "Run":
+        """The run named `ref` ('<kind>/<name>') under the run store."""
+        return cls((Path(root) if root is not None else paths.runs_dir()) / ref)
+
     # ---- creating / reopening -------------------------------------------------------------------------------
     @classmethod
-    def open(cls, experiment: str, name: str, params: dict[str, Any], root: str | Path | None = None) -> "Run":
-        """Create the run, or reopen it to resume. Reopening with different params raises `RunMismatchError`
-        naming the differing key, and nothing in the directory is touched."""
-        _check_name("experiment", experiment)
+    def open(cls, kind: str, name: str, params: dict[str, Any], root: str | Path | None = None) -> "Run":
+        """Create the run `<kind>/<name>` ("train" or "eval"), or reopen it to resume. Reopening with different
+        params raises `RunMismatchError` naming the differing key, and nothing in the directory is touched."""
+        _check_name("kind", kind)
         _check_name("run", name)
         root = Path(root) if root is not None else paths.runs_dir()
-        run = cls(root / experiment / name)
+        check_layout(root)
+        run = cls(root / kind / name)
         fingerprint = params_fingerprint(params)
         identity = run.path / "run.json"
         if identity.exists():
@@ -112,7 +144,7 @@ class Run:
         atomic_write_text(run.path / "params.yaml", yaml.safe_dump(params, sort_keys=False))
         atomic_write_json(
             identity,
-            {"experiment": experiment, "run": name, "params_fingerprint": fingerprint, "created": _now(),
+            {"kind": kind, "run": name, "params_fingerprint": fingerprint, "created": _now(),
              "created_ns": time.time_ns()},
         )
         run.set_status("running")
@@ -206,66 +238,113 @@ def _first_difference(old: Any, new: Any, prefix: str = "") -> str:
     return f"{prefix.rstrip('.')!r} was {old!r}, now {new!r}"
 
 
-# ---- loading many runs as one tidy table -------------------------------------------------------------------
-
-def _fmt(value: float) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f}"
-
-
-def iter_runs(root: str | Path | None = None, experiments: Iterable[str] | None = None) -> list[Run]:
-    """All run directories under `root` (those with a run.json), optionally only some experiments."""
+def iter_runs(root: str | Path | None = None, kind: str | None = None) -> list[Run]:
+    """Every run directory (with a run.json) under train/ and eval/, or under one of them."""
     root = Path(root) if root is not None else paths.runs_dir()
-    wanted = set(experiments) if experiments is not None else None
-    runs = []
-    for identity in sorted(root.glob("*/*/run.json")):
-        run = Run(identity.parent)
-        if wanted is None or run.experiment in wanted:
-            runs.append(run)
-    return runs
+    return [Run(p.parent) for k in ([kind] if kind else KINDS) for p in sorted((root / k).glob("*/run.json"))]
 
+
+# ---- the index of finished arms -------------------------------------------------------------------------------
+
+def index_path(root: str | Path | None = None) -> Path:
+    return (Path(root) if root is not None else paths.runs_dir()) / INDEX
+
+
+def append_index(row: dict[str, Any], root: str | Path | None = None) -> dict[str, Any]:
+    """Append one finished arm to runs/index.jsonl (one line, one write); the line is never rewritten."""
+    unknown = set(row) - set(INDEX_FIELDS) - {"created_ns"}
+    missing = {"experiment", "arm", "seed", "label"} - set(row)
+    if unknown or missing:
+        raise ValueError(f"index row: unknown fields {sorted(unknown)}" if unknown else
+                         f"index row: missing fields {sorted(missing)}")
+    full = {k: row.get(k) for k in INDEX_FIELDS}
+    full.update(columns=row.get("columns") or {}, scores=row.get("scores") or {}, stages=row.get("stages") or [],
+                own_stages=int(row.get("own_stages") or 0), created=row.get("created") or _now(),
+                created_ns=row.get("created_ns") or time.time_ns())
+    append_jsonl(index_path(root), full)
+    return full
+
+
+def read_index(root: str | Path | None = None, experiments: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """The current row of every indexed arm, in index order: the last line of each (experiment, arm, seed)."""
+    root = Path(root) if root is not None else paths.runs_dir()
+    check_layout(root)
+    wanted = set(experiments) if experiments is not None else None
+    latest: dict[tuple, dict[str, Any]] = {}
+    if not index_path(root).is_file():
+        return []
+    for row in iter_jsonl(index_path(root)):
+        if wanted is None or row["experiment"] in wanted:
+            key = (row["experiment"], row["arm"], row["seed"])
+            latest.pop(key, None)  # a rerun's row takes the place of the old one, at the end
+            latest[key] = row
+    return list(latest.values())
+
+
+def check_layout(root: str | Path) -> None:
+    """Refuse a run store of the old layout, naming the command that converts it."""
+    root = Path(root)
+    if not root.is_dir():
+        return
+    old = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in KINDS
+                 and not p.name.startswith("bench") and any(p.glob("*/run.json")))
+    if old:
+        shown = ", ".join(old[:4]) + (" ..." if len(old) > 4 else "")
+        raise OldLayoutError(
+            f"{root}: run folders of the old layout ({shown}); this version keeps train/, eval/ and index.jsonl. "
+            f"Convert them with `prolong runs migrate` (or `prolong runs migrate --root {root}`), or move them away")
+
+
+# ---- the index joined to the eval results: the tidy table ------------------------------------------------------
 
 def runs_table(root: str | Path | None = None, experiments: Iterable[str] | None = None,
-               source: str = "runs", include_unfinished: bool = False) -> pd.DataFrame:
-    """Tidy rows of the logged runs under `root`: their scores.json and every eval result's averaged metrics."""
+               source: str = "runs") -> pd.DataFrame:
+    """Tidy rows (`prolong.tidy`) of the indexed arms under `root`: each arm's evaluation scores (renamed to the
+    table's columns), per-dataset results and own scores, for its final model and, where logged, before SFT."""
+    root = Path(root) if root is not None else paths.runs_dir()
     rows: list[dict[str, Any]] = []
-    for run in iter_runs(root, experiments):
-        status = read_json(run.path / "status.json")["status"] if (run.path / "status.json").exists() else "running"
-        if status != "done" and not include_unfinished:
-            continue
-        order = run.created_ns()
-        label = str(run.params().get("label", run.name))
-        base = {"source": source, "experiment": run.experiment, "run": run.name, "label": label, "order": order,
-                "status": status}
-        for metric, value in run.scores().items():
-            rows.append({**base, "dataset": "", "length": 0, "metric": metric, "value": float(value),
-                         "display": _fmt(float(value))})
-        for dataset, length, result in run.evals():
-            for metric, value in result["averaged_metrics"].items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    rows.append({**base, "dataset": dataset, "length": length, "metric": metric,
-                                 "value": float(value), "display": _fmt(float(value))})
+    for row in read_index(root, experiments):
+        own = " ".join(row["stages"][len(row["stages"]) - row["own_stages"]:]) if row["own_stages"] else ""
+        for phase, ref in (("final", row["eval"]), ("pre_sft", row["pre_sft_eval"])):
+            if phase == "pre_sft" and ref is None:
+                continue
+            base = {"source": source, "experiment": row["experiment"], "phase": phase,
+                    "run": f"{row['arm']}-s{row['seed']}", "label": str(row["label"]), "order": row["created_ns"],
+                    "status": "done"}
+            cells = []
+            if ref is not None:
+                evaluation = Run.at(ref, root)
+                if not evaluation.is_done():
+                    raise CorruptFileError(f"{index_path(root)}: {row['experiment']}/{row['arm']} names {ref}, "
+                                           f"which is not a finished run under {root}")
+                renamed = {row["columns"].get(k, k): v for k, v in evaluation.scores().items()}
+                cells += [("", 0, k, v, ref) for k, v in renamed.items() if k not in row["scores"]]
+                cells += [(d, n, k, v, ref) for d, n, result in evaluation.evals()
+                          for k, v in result["averaged_metrics"].items()
+                          if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            cells += [("", 0, k, v, own) for k, v in row["scores"].items()]
+            rows += [{**base, "dataset": d, "length": n, "metric": k, "value": float(v), "display": fmt(float(v)),
+                      "runs": who} for d, n, k, v, who in cells]
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)
 
 
 def load_runs(sources: Iterable[str] = ("paper", "runs"), experiments: Iterable[str] | None = None,
-              runs_root: str | Path | None = None, include_unfinished: bool = False) -> pd.DataFrame:
+              runs_root: str | Path | None = None) -> pd.DataFrame:
     """Load any set of run sources as one tidy table (columns `TIDY_COLUMNS`).
 
     A source is "paper" (the published tables, `results/paper/`), "runs" (the run store) or a path to another run
     store (its source name is the folder name)."""
-    from prolong.results import paper_table  # local import: results imports this module
-
     frames = []
     for src in sources:
         if src == "paper":
             frames.append(paper_table(experiments=experiments))
         elif src == "runs":
-            frames.append(runs_table(runs_root, experiments, "runs", include_unfinished))
+            frames.append(runs_table(runs_root, experiments, "runs"))
         else:
             p = Path(src)
             if not p.is_dir():
                 raise FileNotFoundError(f"{p}: run source not found (use 'paper', 'runs' or a run-store folder)")
-            frames.append(runs_table(p, experiments, p.name, include_unfinished))
+            frames.append(runs_table(p, experiments, p.name))
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame(columns=TIDY_COLUMNS)

@@ -1,5 +1,6 @@
 """The experiment runner end to end at a smoke size: arms train, fine-tune and evaluate as logged runs, shared stages
-train once, reruns skip what is logged, tables read the result runs, and the paper scale plans launch commands."""
+train once, each finished arm is one index row, reruns skip what is indexed, tables read the index joined to the eval
+runs, and plan writes the same graph as the cluster's launch script."""
 
 import time
 
@@ -9,11 +10,14 @@ import yaml
 from prolong import paths
 from prolong.config import ConfigError
 from prolong.experiments.config import ExperimentSpec
-from prolong.experiments.runner import apply_overrides, plan_experiment, run_experiment
+from prolong.experiments.graph import apply_overrides, arm_chain, load_experiment, resolve
+from prolong.experiments.runner import plan_experiment, run_experiment
 from prolong.experiments.section import run_section
 from prolong.report.tables import Outputs, render_table_id
-from prolong.runs import Run, iter_runs, load_runs
+from prolong.runs import Run, iter_runs, load_runs, read_index
 from prolong.tiny import build_tiny
+from prolong.train.config import TrainParams
+from tests.helpers.markers import integration
 
 TINY = paths.PARAMS_DIR / "tiny"
 
@@ -70,35 +74,44 @@ def smoke_store(smoke_spec, tmp_path_factory):
     mp.undo()
 
 
-@pytest.mark.slow
+@integration
 def test_arms_are_logged_runs_with_shared_stages(smoke_store, monkeypatch):
-    store, results = smoke_store
+    store, rows = smoke_store
     monkeypatch.setenv("PROLONG_RUNS", str(store))
-    assert [r.name for r in results] == ["no_doc_masks-s0", "doc_masks-s0"]
-    by_exp = {}
-    for run in iter_runs(store):
-        by_exp.setdefault(run.experiment, []).append(run)
+    assert [(r["arm"], r["seed"]) for r in rows] == [("no_doc_masks", 0), ("doc_masks", 0)]
+    assert sorted(p.name for p in store.iterdir()) == ["eval", "index.jsonl", "train"]  # two kinds of runs, one index
+    by_stage = {}
+    for run in iter_runs(store, "train"):
+        by_stage.setdefault(run.name.rsplit("-", 1)[0], []).append(run)
         assert run.is_done(), run.path
-    assert len(by_exp["base"]) == 1          # the base model is shared by both arms
-    assert len(by_exp["stage1"]) == 2        # one continued-training run per arm
-    assert len(by_exp["sft"]) == 2
-    assert len(by_exp["T20.pre_sft"]) == 2
-    masked = by_exp["stage1"][0].params()["model"]["doc_masking"], by_exp["stage1"][1].params()["model"]["doc_masking"]
+    assert len(by_stage["base"]) == 1         # the base model is shared by both arms
+    assert len(by_stage["extend"]) == 2       # one continued-training run per arm
+    assert len(by_stage["sft"]) == 2
+    assert len(iter_runs(store, "eval")) == 4  # per arm: after SFT, and before SFT (pre_sft_eval)
+    masked = [r.params()["model"]["doc_masking"] for r in by_stage["extend"]]
     assert sorted(masked) == [False, True]
-    scores = results[1].scores()
-    assert {"Recall", "ICL", "Avg", "PPL", "train_tokens", "x"} <= set(scores)
-    assert scores["train_tokens"] == 2 * 2 * 128  # the arm's own stage: 2 steps x 2 sequences x 128 tokens
+    index = read_index(store)
+    assert index == rows and all(Run.at(r["eval"]).is_done() and Run.at(r["pre_sft_eval"]).is_done() for r in rows)
+    assert rows[1]["scores"] == {"train_tokens": 2 * 2 * 128, "x": 1.0}  # 2 steps x 2 sequences x 128 tokens
+    tidy = load_runs(["runs"], experiments=["T20"])
+    final = tidy[(tidy.run == "doc_masks-s0") & (tidy.dataset == "") & (tidy.phase == "final")]
+    assert {"Recall", "ICL", "Avg", "PPL", "train_tokens", "x"} <= set(final.metric)
+    # every cell names the run it came from: the arm's evaluation, or its own training stage for its scores
+    assert set(final[final.metric == "Recall"].runs) == {rows[1]["eval"]}
+    assert set(final[final.metric == "train_tokens"].runs) == {rows[1]["stages"][-1]}
+    pre = tidy[(tidy.run == "doc_masks-s0") & (tidy.phase == "pre_sft") & (tidy.dataset == "")]
+    assert set(pre.runs) - {rows[1]["stages"][-1]} == {rows[1]["pre_sft_eval"]}
 
 
-@pytest.mark.slow
-def test_rerun_skips_logged_and_tables_read_results(smoke_spec, smoke_store, monkeypatch, tmp_path):
+@integration
+def test_rerun_skips_indexed_and_tables_read_the_index(smoke_spec, smoke_store, monkeypatch, tmp_path):
     store, _ = smoke_store
     monkeypatch.setenv("PROLONG_RUNS", str(store))
-    before = sorted(p.name for p in store.glob("*/*"))
+    before = sorted(p.name for p in store.glob("*/*")), (store / "index.jsonl").read_text()
     t0 = time.perf_counter()
     again = run_experiment(smoke_spec, log=lambda _m: None)
-    assert time.perf_counter() - t0 < 5 and [r.name for r in again] == ["no_doc_masks-s0", "doc_masks-s0"]
-    assert sorted(p.name for p in store.glob("*/*")) == before
+    assert time.perf_counter() - t0 < 5 and [r["arm"] for r in again] == ["no_doc_masks", "doc_masks"]
+    assert (sorted(p.name for p in store.glob("*/*")), (store / "index.jsonl").read_text()) == before
     out = Outputs(tmp_path / "tables", tmp_path)
     render_table_id("T20", load_runs(["paper", "runs"], experiments=["T20"]), out)
     lines = (tmp_path / "tables" / "T20.runs.csv").read_text().splitlines()
@@ -107,16 +120,34 @@ def test_rerun_skips_logged_and_tables_read_results(smoke_spec, smoke_store, mon
     assert (tmp_path / "T20.png").is_file()
 
 
+@integration
+def test_plan_and_run_execute_the_same_graph(smoke_spec, smoke_store, monkeypatch, tmp_path):
+    """What `plan` launches on the cluster is exactly what `run` trained here: same run names, same params."""
+    store, rows = smoke_store
+    monkeypatch.setenv("PROLONG_RUNS", str(store))
+    commands = plan_experiment(smoke_spec, tmp_path, scale="tiny")
+    planned = {c.split()[-1].rsplit("/", 1)[-1][: -len(".yaml")]: yaml.safe_load(open(c.split()[-1]))
+               for c in commands if c.startswith("sbatch")}
+    trained = {r.name: r.params() for r in iter_runs(store, "train")}
+    assert planned == trained
+    ran = {ref for r in rows for ref in r["stages"] + [r["sft"]]}
+    assert ran == {f"train/{name}" for name in planned}
+    # and the arms' evaluations are the graph's
+    graph = resolve(smoke_spec)
+    assert [(a.eval.ref, a.pre_sft_eval.ref) for a in graph.arms] == [(r["eval"], r["pre_sft_eval"]) for r in rows]
+
+
 def test_plan_writes_params_and_commands_once_per_shared_stage(smoke_spec, tmp_path):
     commands = plan_experiment(smoke_spec, tmp_path)
     launches = [c for c in commands if c.startswith("sbatch")]
     assert len(launches) == 1 + 2 + 2  # base once, then each arm's stage and SFT
-    assert sum(c.startswith("python -m prolong.experiments run") for c in commands) == 2
+    assert sum(c.startswith("prolong experiment run --scale paper --experiment T20") for c in commands) == 2
+    assert (tmp_path / "launch.sh").read_text().splitlines()[3:] == commands
     for c in launches:
         params = yaml.safe_load(open(c.split()[-1]).read())
         assert params["name"] and params["experiment"]
     second = yaml.safe_load(open(launches[1].split()[-1]).read())
-    assert second["train"]["init_from"].startswith("base/")
+    assert second["train"]["init_from"].startswith("train/base-")
 
 
 def test_bad_experiment_input_is_named(smoke_spec):
@@ -129,22 +160,17 @@ def test_bad_experiment_input_is_named(smoke_spec):
 
 
 def test_every_tiny_experiment_file_resolves():
-    from prolong.experiments.runner import arm_chain, load_experiment
-    from prolong.train.config import TrainParams
-
     for path in sorted((TINY / "experiments").glob("*.yaml")):
         spec = load_experiment("tiny", path.stem)
         for arm in spec.arms:
             chain, sft = arm_chain(spec, arm, 0, None)
             for stage in chain + ([sft] if sft else []):
                 TrainParams.from_dict(stage.params, stage.source)  # every override lands on a real key
+                assert stage.params["name"] == stage.name
 
 
 def test_paper_scale_plans_every_experiment(tmp_path, monkeypatch):
     """At the paper scale the notebooks write params and launch commands; every stage resolves to valid params."""
-    from prolong.experiments.runner import load_experiment
-    from prolong.train.config import TrainParams
-
     monkeypatch.setenv("PROLONG_BUILD", str(tmp_path))
     names = sorted(p.stem for p in (paths.PARAMS_DIR / "paper" / "experiments").glob("*.yaml"))
     assert {"T04", "T10", "T18", "T20", "fig3"} <= set(names)
@@ -152,7 +178,7 @@ def test_paper_scale_plans_every_experiment(tmp_path, monkeypatch):
     for name in names:
         spec = load_experiment("paper", name)
         launches = [c for c in out[name] if c.startswith("sbatch")]
-        runs = [c for c in out[name] if c.startswith("python -m prolong.experiments run --scale paper")]
+        runs = [c for c in out[name] if c.startswith("prolong experiment run --scale paper")]
         assert launches and len(runs) == len(spec.arms)
         for command in launches:
             path = command.split()[-1]
@@ -160,24 +186,47 @@ def test_paper_scale_plans_every_experiment(tmp_path, monkeypatch):
         assert (tmp_path / "launch" / name / "launch.sh").is_file()
     recipe = [yaml.safe_load(open(c.split()[-1])) for c in out["T10"] if c.startswith("sbatch")]
     assert [r["data"]["seq_len"] for r in recipe] == [65536, 524288, 65536]
-    assert recipe[1]["train"]["init_from"] == f"stage1/{recipe[0]['name']}" and recipe[1]["train"]["load_optimizer"]
+    assert recipe[1]["train"]["init_from"] == f"train/{recipe[0]['name']}" and recipe[1]["train"]["load_optimizer"]
     assert recipe[2]["model"]["rope_theta"] == 1.28e8  # SFT keeps Stage 2's theta
     nodes = [int(c.split("--nodes ")[1].split()[0]) for c in out["T10"] if c.startswith("sbatch")]
     assert nodes == [8, 16, 8]  # 64 GPUs at 64K; 16 sequences x 8-way sequence parallelism at 512K
 
 
-@pytest.mark.slow
-def test_throughput_table_is_logged(smoke_spec, tmp_path, monkeypatch):
-    from prolong.experiments.throughput import log_throughput
-
+@integration
+def test_throughput_is_an_ordinary_experiment_read_from_the_training_log(smoke_spec, tmp_path, monkeypatch):
     monkeypatch.setenv("PROLONG_RUNS", str(tmp_path / "runs"))
+    tiny = load_experiment("tiny", "T15")
     extend = smoke_spec.arms[1].stages[0].params
-    runs = log_throughput(extend, steps=3, batch_size=4, micro_batch_size=2, log=lambda _m: None)
-    assert [r.name for r in runs] == ["full_attention", "variable_length", "reordering"]
-    assert all(r.scores()["tokens_per_s_per_gpu"] > 0 for r in runs) and "change" in runs[2].scores()
-    stages = [Run.params(r)["stage"] for r in runs]
-    assert len(set(stages)) == 3  # three separately trained settings
+    spec = ExperimentSpec.from_dict({**tiny.to_dict(), "arms": [
+        {**a.to_dict(), "stages": [{"params": extend, "seeded": True, "set": {
+            **{k: v for k, v in a.stages[0].set.items() if k != "train.steps"}, "train.checkpoint_every": 3}}]}
+        for a in tiny.arms]})
+    rows = run_experiment(spec, steps=3, log=lambda _m: None)
+    assert [r["arm"] for r in rows] == ["full_attention", "variable_length", "reordering"]
+    assert all(r["eval"] is None and r["scores"]["tokens_per_s_per_gpu"] > 0 for r in rows)
+    assert len({r["stages"][0] for r in rows}) == 3  # three separately trained settings
+    log = Run.at(rows[2]["stages"][0]).train_log()
+    assert rows[2]["scores"]["tokens_per_s_per_gpu"] == float(log["tokens_per_s"].iloc[1:].median())
     out = Outputs(tmp_path / "tables", tmp_path)
-    render_table_id("T15", load_runs(["paper", "runs"], experiments=["T15"]), out)
+    tidy = load_runs(["paper", "runs"], experiments=["T15"])
+    assert set(tidy[tidy.source == "runs"].runs) == {r["stages"][0] for r in rows}
+    render_table_id("T15", tidy, out)
     lines = (tmp_path / "tables" / "T15.runs.csv").read_text().splitlines()
-    assert lines[0] == "setting,tokens_per_s_per_gpu,change" and lines[1].startswith("128 full attention")
+    assert lines[0] == "setting,tokens_per_s_per_gpu,change" and lines[1].startswith("1K full attention")
+    assert all(line.split(",")[2] for line in lines[2:]) and not lines[1].split(",")[2]
+
+
+def test_every_entry_point_is_a_prolong_subcommand(tmp_path, monkeypatch, capsys):
+    from prolong import cli
+
+    monkeypatch.setenv("PROLONG_BUILD", str(tmp_path))
+    assert cli.main(["experiment", "plan", "--scale", "paper", "--experiment", "T10"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    script = (tmp_path / "launch" / "T10" / "launch.sh").read_text().splitlines()
+    assert script[3:] == printed and printed[-1].startswith("prolong experiment run --scale paper --experiment T10")
+    for command in (["train", "--help"], ["eval", "--help"], ["runs", "migrate", "--help"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(command)
+        assert exit_.value.code == 0
+    sbatch = (paths.PARAMS_DIR / "paper" / "slurm" / "train.sbatch").read_text()
+    assert "-m prolong.cli train --params" in sbatch  # the cluster runs `prolong train` under accelerate

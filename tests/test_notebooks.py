@@ -10,6 +10,7 @@ import pytest
 from prolong import batch, paths
 from prolong.config import ConfigError
 from prolong.notebook_params import declared_parameters, load_params, validate
+from tests.helpers.markers import integration
 
 NOTEBOOKS = sorted(paths.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 
@@ -57,7 +58,7 @@ def test_parameters_cell_rejects_derived_values(tmp_path):
         declared_parameters(path)
 
 
-@pytest.mark.slow
+@integration
 def test_batch_runs_every_notebook_and_reports_a_failing_one(tmp_path, monkeypatch):
     """A papermill smoke run of every notebook, plus one broken notebook that must be named with its cell."""
     nb_dir = tmp_path / "notebooks"

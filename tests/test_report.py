@@ -6,7 +6,7 @@ from prolong import paths
 from prolong.report import TABLES, render_all
 from prolong.report.tables import FIGURE_TABLES, Outputs
 from prolong.results import published_ids
-from prolong.runs import Run, load_runs
+from prolong.runs import Run, append_index, load_runs
 
 REQUIRED = [f"T{n:02d}" for n in [*range(1, 9), *range(10, 16), *range(18, 27)]]
 
@@ -53,9 +53,11 @@ def test_figures_drawn_and_deterministic(rendered, tmp_path):
 
 def test_user_runs_render_beside_the_paper(tmp_path):
     for label, recall in [("Books", 40.0), ("Code Repos", 55.25)]:
-        run = Run.open("T04", label.replace(" ", "_").lower(), {"label": label})
+        arm = label.replace(" ", "_").lower()
+        run = Run.open("eval", arm, {"model": arm})
         run.write_scores({"Recall": recall, "Avg": recall / 2})
         run.set_status("done")
+        append_index({"experiment": "T04", "arm": arm, "seed": 0, "label": label, "eval": run.ref})
     out = Outputs(tmp_path / "tables", tmp_path)
     render_all(load_runs(["paper", "runs"]), ["T04"], out=out)
     lines = (tmp_path / "tables" / "T04.runs.csv").read_text().splitlines()

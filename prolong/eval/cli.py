@@ -1,8 +1,10 @@
-"""`prolong eval`: evaluate a saved HF model directory and log the run.
+"""`prolong eval`: evaluate a saved HF model directory and log the run `runs/eval/<name>`.
 
-    prolong eval --model <dir> --tasks json_kv,ruler_mk_needle --lengths 1024,2048 --experiment X --run-name Y
+    prolong eval --model <dir> --tasks json_kv,ruler_mk_needle --lengths 1024,2048 [--run-name NAME]
     [--params params/tiny/eval_full.yaml] [--data-dir DIR] [--num-samples N] [--judge-url URL]
-Command-line values override the params file; the resolved params are the run's params.
+    [--experiment T04 --arm books --label Books]        also index the run as that arm of a paper table
+Command-line values override the params file; the resolved params are the run's params, and the default run name is
+the model folder's name plus their fingerprint.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from pathlib import Path
 
 from prolong.config import ConfigError
 from prolong.eval.config import EvalConfig
-from prolong.runs import Run, RunMismatchError
+from prolong.eval.runner import evaluate_model, load_model
+from prolong.runs import MODEL_DIR, OldLayoutError, Run, RunMismatchError, append_index, params_fingerprint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,14 +24,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default=None, help="eval params YAML (default: built-in defaults)")
     parser.add_argument("--tasks", default=None, help="comma-separated datasets (overrides params)")
     parser.add_argument("--lengths", default=None, help="comma-separated input lengths in tokens")
-    parser.add_argument("--experiment", required=True)
-    parser.add_argument("--run-name", required=True)
+    parser.add_argument("--run-name", default=None, help="run folder under runs/eval/ (default: <model>-<fingerprint>)")
+    parser.add_argument("--experiment", default=None, help="index the run as an arm of this experiment (e.g. T04)")
+    parser.add_argument("--arm", default=None, help="the arm's name in the index (default: the run name)")
     parser.add_argument("--data-dir", default=None, help="HELMET data folder (see prolong/eval/data_layout.md)")
     parser.add_argument("--num-samples", type=int, default=None)
     parser.add_argument("--device", default=None)
     parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--judge-url", default=None, help="enable the model judge at this OpenAI-compatible URL")
-    parser.add_argument("--label", default=None, help="row label of the run in the paper's tables (default: run name)")
+    parser.add_argument("--label", default=None, help="row label of the indexed arm in the paper's tables (default: "
+                        "the arm)")
 
 
 def resolve_config(args: argparse.Namespace) -> EvalConfig:
@@ -49,18 +54,20 @@ def resolve_config(args: argparse.Namespace) -> EvalConfig:
     return EvalConfig.from_dict(data, source=args.params or "<command line>")
 
 
-def main(args: argparse.Namespace) -> int:
-    from prolong.eval.runner import evaluate_model, load_model
+def run_name(args: argparse.Namespace, params: dict) -> str:
+    model = Path(args.model).resolve()
+    stem = model.parent.name if model.name == MODEL_DIR else model.name  # runs/train/<run>/model -> <run>
+    return args.run_name or f"{stem}-{params_fingerprint(params)[:10]}"
 
+
+def main(args: argparse.Namespace) -> int:
     try:
         cfg = resolve_config(args)
         if not (Path(args.model) / "config.json").is_file():
             raise FileNotFoundError(f"--model {args.model}: not a saved model directory (no config.json)")
         params = {"model": str(Path(args.model).resolve()), "eval": cfg.to_dict()}
-        if args.label:
-            params["label"] = args.label
-        run = Run.open(args.experiment, args.run_name, params)
-    except (ConfigError, FileNotFoundError, RunMismatchError) as err:
+        run = Run.open("eval", run_name(args, params), params)
+    except (ConfigError, FileNotFoundError, RunMismatchError, OldLayoutError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
@@ -70,14 +77,13 @@ def main(args: argparse.Namespace) -> int:
         run.set_status("failed", f"{type(err).__name__}: {err}")
         raise
     run.set_status("done")
+    if args.experiment:
+        arm = args.arm or run.name
+        append_index({"experiment": args.experiment, "arm": arm, "seed": 0, "label": args.label or arm,
+                      "eval": run.ref})
     for k, v in scores.items():
         if "@" not in k:
             print(f"{k}: {v:.2f}")
     print(f"run: {run.path}")
     return 0
 
-
-if __name__ == "__main__":
-    p = argparse.ArgumentParser(prog="prolong eval")
-    add_arguments(p)
-    raise SystemExit(main(p.parse_args()))

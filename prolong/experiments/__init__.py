@@ -1,7 +1,3 @@
-"""The paper's experiments as arms of chained stages (prolong.experiments.config) and their runner."""
-
-from prolong.experiments.config import ArmSpec, EvalSpec, ExperimentSpec, StageSpec
-from prolong.experiments.runner import load_experiment, plan_experiment, run_experiment
-
-__all__ = ["ArmSpec", "EvalSpec", "ExperimentSpec", "StageSpec", "load_experiment", "plan_experiment",
-           "run_experiment"]
+"""The paper's experiments: specs (config), their resolution into one graph of runs (graph), the two executors of
+that graph (runner: run here, plan for the cluster), a section notebook's entry (section) and `prolong experiment`
+(cli)."""

@@ -2,7 +2,7 @@
 
 An experiment file (`params/<scale>/experiments/<id>.yaml`) names a shared `base` chain (the pretrained model every arm
 continues from, built once), the stage chain of each arm (a stage = a training params file + dotted overrides), the
-SFT stage and the evaluation. Every stage and every arm is a logged run, so reruns skip what is already logged.
+SFT stage and the evaluation (prolong.experiments.graph resolves it into training runs, evaluation runs and index rows).
 
     experiment: T04
     base: [{params: params/tiny/stages/base.yaml}]
@@ -75,16 +75,20 @@ class ExperimentSpec(Config):
     "the shared chain every arm starts from (the pretrained model), trained once"
     arms: list[ArmSpec]
     "the rows"
-    eval: EvalSpec
-    "evaluation of each arm's final model (after SFT unless the arm has sft_off)"
+    eval: EvalSpec | None = None
+    """evaluation of each arm's final model (after SFT unless the arm has sft_off); null: the arm's scores come from
+    its training log only (`log_metrics`, Table 15)"""
     sft: StageSpec | None = None
     "the SFT stage applied to each arm (null: no SFT)"
     pre_sft_eval: EvalSpec | None = None
-    "also evaluate each arm's model before SFT (logged under experiment '<id>.pre_sft'), e.g. for PPL"
+    "also evaluate each arm's model before SFT (its rows in the tidy table have phase 'pre_sft'), e.g. for PPL"
     seeds: list[int] = field(default_factory=lambda: [0])
     "seeds of the arms' own stages (the base is shared)"
     columns: dict[str, str] = field(default_factory=dict)
     "score -> the table's column name where they differ (e.g. Recall -> JsonKV@512K in Table 8)"
+    log_metrics: dict[str, str] = field(default_factory=dict)
+    """score -> training-log column: the median of that column over the steps after the first (which pays for
+    start-up) of the arm's last own stage, e.g. {tokens_per_s_per_gpu: tokens_per_s} for Table 15"""
 
     def __post_init__(self) -> None:
         names = [a.name for a in self.arms]
@@ -93,6 +97,8 @@ class ExperimentSpec(Config):
             raise ConfigError(f"arm name {sorted(dup)[0]!r} appears twice")
         if not self.seeds:
             raise ConfigError("seeds must list at least one seed")
+        if self.eval is None and not self.log_metrics:
+            raise ConfigError(f"{self.experiment}: give an eval, or log_metrics to read from the training log")
 
     def select(self, arms: list[str]) -> list[ArmSpec]:
         """The arms named in `arms` (all when empty); an unknown name is an error listing the known ones."""

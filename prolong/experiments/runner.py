@@ -1,224 +1,119 @@
-"""Run the arms of an experiment (tiny scale, in this process) or plan them (paper scale, launch commands).
+"""The two executors of an experiment's graph (prolong.experiments.graph): run it here, or plan it for the cluster.
 
-Every training stage is a logged run whose name carries a fingerprint of its resolved params, so arms that share a
-stage (the base model, or the same 1K run under several experiments) train it once, and a rerun skips every stage
-and evaluation already logged. An arm's result is a run `<experiment>/<arm>-s<seed>` whose scores use the paper's
-column names, which is what the report functions read.
+`run_graph` trains every stage that is not logged, evaluates every model that is not evaluated, and appends one
+index row per finished arm (runs/index.jsonl); an arm already indexed with the same runs is skipped, so a rerun costs
+only the resolution. `plan_graph` writes the same stages' params and the launch script: one Slurm job per training run
+(each once, in order), then per arm `prolong experiment run`, which finds every stage logged and only evaluates and
+indexes the arm, exactly as the tiny scale does.
 """
 
 from __future__ import annotations
 
-import copy
-import re
+import statistics
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+import yaml
 
 from prolong import paths
-from prolong.config import ConfigError, read_yaml
-from prolong.experiments.config import ArmSpec, EvalSpec, ExperimentSpec, StageSpec
+from prolong.eval.config import EvalConfig
+from prolong.eval.runner import evaluate_model, load_model
+from prolong.experiments.config import ExperimentSpec
+from prolong.experiments.graph import ArmNode, EvalNode, Graph, StageNode, resolve
 from prolong.io import atomic_write_text
-from prolong.runs import MODEL_DIR, Run, params_fingerprint
+from prolong.runs import MODEL_DIR, Run, append_index, read_index
+from prolong.train.loop import train
 
 
-
-def experiment_file(scale: str, experiment: str) -> Path:
-    return paths.PARAMS_DIR / scale / "experiments" / f"{experiment}.yaml"
-
-
-def load_experiment(scale: str, experiment: str) -> ExperimentSpec:
-    return ExperimentSpec.from_yaml(experiment_file(scale, experiment))
+def stage_done(stage: StageNode) -> bool:
+    run = Run.at(stage.ref)
+    return (run.path / MODEL_DIR).is_dir() and run.is_done()
 
 
-def _repo_path(p: str) -> Path:
-    path = Path(p)
-    return path if path.is_absolute() else paths.REPO_ROOT / path
-
-
-def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], source: str) -> dict[str, Any]:
-    """Set dotted keys (`model.rope_theta`) in a copy of `data`; a key that is not in the file is an error (the
-    params dataclasses would refuse it too, but this names the override)."""
-    out = copy.deepcopy(data)
-    for dotted, value in overrides.items():
-        node, keys = out, dotted.split(".")
-        for k in keys[:-1]:
-            if not isinstance(node.get(k), dict):
-                raise ConfigError(f"{source}: override {dotted!r}: no section {k!r}")
-            node = node[k]
-        if keys[-1] not in node:
-            raise ConfigError(f"{source}: override {dotted!r}: no key {keys[-1]!r} to override")
-        node[keys[-1]] = value
-    return out
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.+=@,-]+", "-", text).strip("-").lower()
-
-
-@dataclass
-class ResolvedStage:
-    """A stage with its params resolved: where it logs and what it trains."""
-
-    experiment: str
-    name: str
-    params: dict[str, Any]
-    source: str
-
-    @property
-    def ref(self) -> str:
-        return f"{self.experiment}/{self.name}"
-
-    @property
-    def path(self) -> Path:
-        return paths.runs_dir() / self.experiment / self.name
-
-
-def resolve_stage(stage: StageSpec, init_from: str | None, seed: int | None, steps: int | None) -> ResolvedStage:
-    """The stage's params file + overrides + where it starts from + the arm's seed and step budget."""
-    source = f"{stage.params} (+ {len(stage.set)} overrides)"
-    data = apply_overrides(read_yaml(_repo_path(stage.params)), stage.set, source)
-    if init_from is not None:
-        data["train"]["init_from"] = init_from
-    if seed is not None and stage.seeded:
-        data["train"]["seed"] = seed
-        data["data"]["seed"] = seed
-    if steps:
-        data["train"]["steps"] = steps
-    data["name"] = None
-    name = f"{_slug(Path(stage.params).stem)}-{params_fingerprint(data)[:10]}"
-    data["name"] = name
-    return ResolvedStage(data["experiment"], name, data, source)
-
-
-def stage_done(stage: ResolvedStage) -> bool:
-    return (stage.path / MODEL_DIR).is_dir() and Run(stage.path).is_done()
-
-
-def train_stage(stage: ResolvedStage, log=print) -> None:
+def train_stage(stage: StageNode, log=print) -> None:
     """Train (or resume) one stage in this process unless it is already logged as done."""
     if stage_done(stage):
         log(f"  = {stage.ref} (logged)")
         return
-    from prolong.train.config import TrainParams
-    from prolong.train.loop import train
-
-    params = TrainParams.from_dict(stage.params, stage.source)
     t0 = time.perf_counter()
-    run = train(params, run_name=stage.name)
+    run = train(stage.train_params(), run_name=stage.name)
     run.set_status("done")
     log(f"  + {stage.ref} ({time.perf_counter() - t0:.0f}s)")
 
 
-def resolve_eval(spec: EvalSpec):
-    from prolong.eval.config import EvalConfig
-
-    source = f"{spec.params} (+ {len(spec.set)} overrides)"
-    return EvalConfig.from_dict(apply_overrides(read_yaml(_repo_path(spec.params)), spec.set, source), source)
-
-
-def evaluate(model_ref: str, spec: EvalSpec, log=print) -> Run:
-    """Evaluate a finished stage's model once: the run `evals/<model>-<eval fingerprint>` (skipped when logged), so
-    arms of several experiments that share a model share its evaluation."""
-    from prolong.eval.runner import evaluate_model, load_model
-
-    cfg = resolve_eval(spec)
-    params = {"model": model_ref, "eval": cfg.to_dict()}
-    run = Run.open("evals", f"{model_ref.replace('/', '__')}-{params_fingerprint(params)[:10]}", params)
+def evaluate(node: EvalNode, log=print) -> Run:
+    """Evaluate a finished stage's model once into `eval/<model>-<fingerprint>` (skipped when logged), so arms of
+    several experiments that share a model share its evaluation."""
+    cfg = EvalConfig.from_dict(node.config, node.ref)
+    run = Run.open("eval", node.name, node.params)
     if run.is_done():
-        log(f"  = evals/{run.name} (logged)")
+        log(f"  = {node.ref} (logged)")
         return run
     t0 = time.perf_counter()
     try:
-        model, tok = load_model(paths.runs_dir() / model_ref / MODEL_DIR, cfg)
+        model, tok = load_model(Run.at(node.model).path / MODEL_DIR, cfg)
         evaluate_model(model, tok, cfg, run)
     except BaseException as err:
         run.set_status("failed", f"{type(err).__name__}: {err}")
         raise
     run.set_status("done")
-    log(f"  + evals/{run.name} ({time.perf_counter() - t0:.0f}s)")
+    log(f"  + {node.ref} ({time.perf_counter() - t0:.0f}s)")
     return run
 
 
-def log_result(experiment: str, name: str, label: str, evaluation: Run, extra: dict[str, Any],
-               scores: dict[str, float], columns: dict[str, str]) -> Run:
-    """The arm's result run: the evaluation's per-dataset results and scores (renamed to the table's columns where
-    `columns` says so), plus the arm's own scores."""
-    run = Run.open(experiment, name, {"label": label, "evaluation": f"evals/{evaluation.name}", **extra})
-    for dataset, length, result in evaluation.evals():
-        run.write_eval(dataset, length, result)
-    renamed = {columns.get(k, k): v for k, v in evaluation.scores().items()}
-    run.write_scores({**renamed, **scores})
-    run.set_status("done")
-    return run
+def arm_scores(arm: ArmNode) -> dict[str, float]:
+    """The arm's own scores from its training logs: the tokens its own stages trained on, its x, and `log_metrics`
+    (the median over the steps after the first of its last own stage)."""
+    own = arm.chain[len(arm.chain) - arm.own:]
+    logs = [Run.at(s.ref).train_log() for s in own]
+    scores = {"train_tokens": float(sum(int(lg["tokens"].iloc[-1]) for lg in logs if not lg.empty))}
+    for score, column in arm.log_metrics.items():
+        last = logs[-1] if logs else None
+        scores[score] = (float(statistics.median(last[column].iloc[1:])) if last is not None and len(last) > 1
+                         else float("nan"))
+    if arm.arm.x is not None:
+        scores["x"] = float(arm.arm.x)
+    return scores
 
 
-def arm_chain(spec: ExperimentSpec, arm: ArmSpec, seed: int, steps: int | None
-              ) -> tuple[list[ResolvedStage], ResolvedStage | None]:
-    """The resolved stages of one arm: base chain + the arm's stages, and its SFT stage (or None)."""
-    chain, prev = [], None
-    for stage in spec.base:
-        chain.append(resolve_stage(stage, prev, None, None))
-        prev = chain[-1].ref
-    for i, stage in enumerate(arm.stages):
-        chain.append(resolve_stage(stage, prev, seed, steps if i == 0 else None))
-        prev = chain[-1].ref
-    sft_spec = None if arm.sft_off else (arm.sft or spec.sft)
-    if sft_spec is None:
-        return chain, None
-    # SFT inherits the RoPE setting of the model it fine-tunes (the paper's SFT keeps Stage 2's theta).
-    model = chain[-1].params["model"]
-    inherited = {f"model.{k}": model[k] for k in ("rope_theta", "max_position_embeddings") if model.get(k) is not None}
-    sft_spec = StageSpec(sft_spec.params, {**inherited, **sft_spec.set}, sft_spec.seeded)
-    return chain, resolve_stage(sft_spec, prev, seed, None)
+def indexed_row(arm: ArmNode) -> dict | None:
+    """The arm's current index row if it names the same runs as the graph (else the arm has to run)."""
+    refs = arm.index_row({})
+    for r in read_index(experiments=[arm.experiment]):
+        if r["arm"] == arm.arm.name and r["seed"] == arm.seed:
+            same = all(r.get(k) == refs[k] for k in ("stages", "sft", "eval", "pre_sft_eval"))
+            return r if same else None
+    return None
+
+
+def run_graph(graph: Graph, skip_logged: bool = True, log=None) -> list[dict]:
+    """Train, fine-tune and evaluate the graph's arms in this process; return their index rows.
+
+    With `skip_logged` false, an arm already indexed is indexed again (its logged runs are still reused)."""
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    rows = []
+    for arm in graph.arms:
+        name = f"{graph.experiment}/{arm.arm.name}-s{arm.seed}"
+        row = indexed_row(arm) if skip_logged else None
+        if row is not None:
+            log(f"{name}: indexed, skipped")
+            rows.append(row)
+            continue
+        log(f"{name}: {arm.arm.label}")
+        for stage in arm.stages:
+            train_stage(stage, log)
+        for node in (arm.pre_sft_eval, arm.eval):
+            if node is not None:
+                evaluate(node, log)
+        rows.append(append_index(arm.index_row(arm_scores(arm))))
+    return rows
 
 
 def run_experiment(spec: ExperimentSpec, arms: list[str] | None = None, seeds: list[int] | None = None,
-                   steps: int | None = None, skip_logged: bool = True, log=None) -> list[Run]:
-    """Train, fine-tune and evaluate the selected arms in this process; return their result runs.
-
-    `steps` overrides the optimizer steps of each arm's first own stage (the token budget of the comparison).
-    With `skip_logged` false, an arm whose result is logged is evaluated again into a fresh run name."""
-    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    results = []
-    for arm in spec.select(arms or []):
-        for seed in seeds or spec.seeds:
-            name = f"{arm.name}-s{seed}"
-            existing = Run(paths.runs_dir() / spec.experiment / name)
-            if skip_logged and (existing.path / "status.json").exists() and existing.is_done():
-                log(f"{spec.experiment}/{name}: logged, skipped")
-                results.append(existing)
-                continue
-            if not skip_logged and existing.path.exists():
-                name = f"{name}-{time.strftime('%Y%m%d%H%M%S')}"
-            log(f"{spec.experiment}/{name}: {arm.label}")
-            chain, sft = arm_chain(spec, arm, seed, steps)
-            for stage in chain + ([sft] if sft else []):
-                train_stage(stage, log)
-            final, before_sft = (sft or chain[-1]), chain[-1]
-            extra = {"arm": arm.to_dict(), "seed": seed, "stages": [s.ref for s in chain],
-                     "sft": sft.ref if sft else None}
-            scores = _arm_scores(arm, chain[len(spec.base):])
-            if spec.pre_sft_eval is not None:
-                log_result(f"{spec.experiment}.pre_sft", name, arm.label, evaluate(before_sft.ref, spec.pre_sft_eval, log),
-                           extra, scores, spec.columns)
-            results.append(log_result(spec.experiment, name, arm.label, evaluate(final.ref, spec.eval, log), extra,
-                                      scores, spec.columns))
-    return results
-
-
-def _arm_scores(arm: ArmSpec, own: list[ResolvedStage]) -> dict[str, float]:
-    """Coordinates for figures: the arm's x and the tokens its own stages trained on."""
-    tokens = 0
-    for stage in own:
-        log = Run(stage.path).train_log()
-        if not log.empty:
-            tokens += int(log["tokens"].iloc[-1])
-    scores = {"train_tokens": float(tokens)}
-    if arm.x is not None:
-        scores["x"] = float(arm.x)
-    return scores
+                   steps: int | None = None, skip_logged: bool = True, log=None) -> list[dict]:
+    """Resolve and run (the tiny scale): `run_graph(resolve(spec, arms, seeds, steps))`."""
+    return run_graph(resolve(spec, arms, seeds, steps), skip_logged, log)
 
 
 # ---- paper scale: plan, do not run -------------------------------------------------------------------------------
@@ -226,34 +121,36 @@ def _arm_scores(arm: ArmSpec, own: list[ResolvedStage]) -> dict[str, float]:
 LAUNCH = "sbatch --wait --nodes {nodes} params/paper/slurm/train.sbatch {params}"  # accelerate + FSDP on every node
 
 
-def _nodes(stage: ResolvedStage) -> int:
+def _nodes(stage: StageNode) -> int:
     """8-GPU nodes for a stage: one sequence (or one sequence-parallel group) per GPU, the paper's batch."""
     t = stage.params["train"]
     gpus = t["batch_size"] // t.get("micro_batch_size", 1) * t.get("sequence_parallel_size", 1)
     return max(1, gpus // 8)
 
 
-def plan_experiment(spec: ExperimentSpec, out_dir: Path, arms: list[str] | None = None,
-                    seeds: list[int] | None = None, steps: int | None = None) -> list[str]:
-    """Write every stage's resolved params under `out_dir` and return the launch commands in order: one Slurm job per
-    training stage (`--wait`, so each starts from the previous one's finished run; stages shared between arms appear
-    once), then per arm `python -m prolong.experiments run`, which finds every stage logged and only evaluates the
-    arm and logs its result run (label, column names, x) exactly as the tiny scale does."""
+def plan_graph(graph: Graph, out_dir: Path, scale: str = "paper", steps: int | None = None) -> list[str]:
+    """Write every stage's params under `out_dir` and `out_dir/launch.sh`; return the launch commands in order: one
+    Slurm job per training run (`--wait`, so each starts from the previous one's finished run; shared runs once),
+    then per arm `prolong experiment run`, which evaluates the arm and appends its index row."""
     commands, seen = [], set()
-    for arm in spec.select(arms or []):
-        for seed in seeds or spec.seeds:
-            chain, sft = arm_chain(spec, arm, seed, steps)
-            for stage in chain + ([sft] if sft else []):
-                if stage.ref in seen:
-                    continue
-                seen.add(stage.ref)
-                path = out_dir / f"{stage.name}.yaml"
-                import yaml
-
-                atomic_write_text(path, yaml.safe_dump(stage.params, sort_keys=False))
-                commands.append(LAUNCH.format(nodes=_nodes(stage), params=path))
-            # every stage is logged by then: `run` only evaluates and logs the arm, as at the tiny scale
-            steps_flag = f" --steps {steps}" if steps else ""
-            commands.append(f"python -m prolong.experiments run --scale paper --experiment {spec.experiment} "
-                            f"--arms {arm.name} --seeds {seed}{steps_flag}")
+    for arm in graph.arms:
+        for stage in arm.stages:
+            if stage.name in seen:
+                continue
+            seen.add(stage.name)
+            path = out_dir / f"{stage.name}.yaml"
+            atomic_write_text(path, yaml.safe_dump(stage.params, sort_keys=False))
+            commands.append(LAUNCH.format(nodes=_nodes(stage), params=path))
+        # every stage is logged by then: `run` only evaluates and indexes the arm, as at the tiny scale
+        steps_flag = f" --steps {steps}" if steps else ""
+        commands.append(f"prolong experiment run --scale {scale} --experiment {graph.experiment} "
+                        f"--arms {arm.arm.name} --seeds {arm.seed}{steps_flag}")
+    atomic_write_text(out_dir / "launch.sh", "#!/usr/bin/env bash\n# " + graph.description.replace("\n", " ")
+                      + "\nset -euo pipefail\n" + "\n".join(commands) + "\n")
     return commands
+
+
+def plan_experiment(spec: ExperimentSpec, out_dir: Path, arms: list[str] | None = None,
+                    seeds: list[int] | None = None, steps: int | None = None, scale: str = "paper") -> list[str]:
+    """Resolve and plan (the paper scale): `plan_graph(resolve(spec, arms, seeds, steps), out_dir)`."""
+    return plan_graph(resolve(spec, arms, seeds, steps), out_dir, scale, steps)

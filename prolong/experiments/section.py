@@ -1,5 +1,5 @@
 """What a section notebook calls to rerun its experiments: run the missing arms (tiny scale) or write the launch
-commands (paper scale), then the tables and figures read the logged runs."""
+scripts (paper scale), then the tables and figures read the index of logged arms."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 from prolong import paths
 from prolong.config import ConfigError
-from prolong.experiments.runner import experiment_file, load_experiment, plan_experiment, run_experiment
+from prolong.experiments.graph import experiment_file, load_experiment, resolve
+from prolong.experiments.runner import plan_graph, run_graph
 from prolong.tiny import build_tiny
 
 
@@ -19,10 +20,12 @@ def _arms_for(spec, arms: list[str]) -> list[str]:
 
 def run_section(experiments: list[str], scale: str, arms: list[str] | None = None, seeds: list[int] | None = None,
                 steps: int = 0, skip_logged: bool = True, mode: str = "auto") -> dict[str, list[str]]:
-    """Run (or plan) every experiment of a section; return {experiment: result run names, or launch commands}.
+    """Run (or plan) every experiment of a section; return {experiment: indexed arms ('<arm>-s<seed>'), or launch
+    commands}.
 
-    mode "run" trains and evaluates in this process (the tiny scale), "plan" writes resolved params and launch
-    commands under build/launch/<experiment>/ (the paper scale); "auto" plans for scale "paper" and runs otherwise."""
+    mode "run" trains and evaluates in this process (the tiny scale), "plan" writes resolved params and launch.sh
+    under build/launch/<experiment>/ (the paper scale); "auto" plans for scale "paper" and runs otherwise. Both
+    execute the same resolved graph."""
     arms = arms or []
     specs = {e: load_experiment(scale, e) for e in experiments if experiment_file(scale, e).is_file()}
     missing = [e for e in experiments if e not in specs]
@@ -39,15 +42,11 @@ def run_section(experiments: list[str], scale: str, arms: list[str] | None = Non
         chosen = _arms_for(spec, arms) if arms else []
         if arms and not chosen:
             continue
+        graph = resolve(spec, chosen, seeds or None, steps or None)
         if mode == "plan":
-            folder = paths.build_dir() / "launch" / name
-            out[name] = plan_experiment(spec, folder, chosen, seeds or None, steps or None)
-            script = folder / "launch.sh"
-            script.write_text("#!/usr/bin/env bash\n# " + spec.description.replace("\n", " ") + "\nset -euo pipefail\n"
-                              + "\n".join(out[name]) + "\n")
+            out[name] = plan_graph(graph, paths.build_dir() / "launch" / name, scale, steps or None)
         else:
-            runs = run_experiment(spec, chosen, seeds or None, steps or None, skip_logged)
-            out[name] = [r.name for r in runs]
+            out[name] = [f"{r['arm']}-s{r['seed']}" for r in run_graph(graph, skip_logged)]
     for e in missing:
         print(f"{e}: no paper-scale experiment file ({experiment_file(scale, e)}); showing logged runs only",
               file=sys.stderr)

@@ -1,6 +1,6 @@
 """Figures 1-4 of the paper, drawn from logged runs only (the paper publishes no numbers for them).
 
-Each figure reads the result runs of one experiment (`params/<scale>/experiments/fig{N}.yaml`): the runs' `x` score is
+Each figure reads the indexed arms of one experiment (`params/<scale>/experiments/fig{N}.yaml`): the arms' `x` score is
 the arm's coordinate (long-data share, training tokens), their category scores are the y values, and seeds become error
 bars (mean +- one standard deviation).
 """
@@ -18,9 +18,10 @@ from prolong.eval.categories import CATEGORIES
 from prolong.report import plot
 
 
-def _scores(tidy: pd.DataFrame, experiment: str) -> pd.DataFrame:
-    """One row per run of `experiment` with its run-level scores as columns (x, Avg, PPL, ...)."""
-    rows = tidy[(tidy["experiment"] == experiment) & (tidy["dataset"] == "")]
+def _scores(tidy: pd.DataFrame, experiment: str, phase: str = "final") -> pd.DataFrame:
+    """One row per arm of `experiment` with its scores as columns (x, Avg, PPL, ...); phase "pre_sft" gives the
+    evaluation of the arm's model before SFT."""
+    rows = tidy[(tidy["experiment"] == experiment) & (tidy["dataset"] == "") & (tidy["phase"] == phase)]
     if rows.empty:
         return pd.DataFrame()
     wide = rows.pivot_table(index=["source", "run", "label"], columns="metric", values="value", aggfunc="first")
@@ -41,7 +42,7 @@ def _empty(name: str, message: str, figures_dir: Path | None) -> Path:
 def fig1_ppl_vs_downstream(tidy: pd.DataFrame, figures_dir: Path | None = None) -> Path:
     """Figure 1: perplexity on the end of long documents keeps improving with more long data, while the downstream
     average does not. x = share of long data (fig3 arms); PPL before SFT, downstream after SFT."""
-    ppl, down = _scores(tidy, "fig3.pre_sft"), _scores(tidy, "fig3")
+    ppl, down = _scores(tidy, "fig3", "pre_sft"), _scores(tidy, "fig3")
     if ppl.empty or down.empty or "PPL" not in ppl or "Avg" not in down:
         return _empty("fig1.png", "Figure 1 needs the logged fig3 runs (notebook 01 or 02)", figures_dir)
     ppl = ppl.merge(down[["run", "x"]], on="run", suffixes=("_pre", ""))
@@ -64,7 +65,7 @@ def fig1_ppl_vs_downstream(tidy: pd.DataFrame, figures_dir: Path | None = None) 
 
 def fig2_before_after_sft(tidy: pd.DataFrame, figures_dir: Path | None = None) -> Path:
     """Figure 2: per-category scores versus training tokens, before and after SFT (mean and std over seeds)."""
-    before, after = _scores(tidy, "fig2.pre_sft"), _scores(tidy, "fig2")
+    before, after = _scores(tidy, "fig2", "pre_sft"), _scores(tidy, "fig2")
     if before.empty or after.empty:
         return _empty("fig2.png", "Figure 2 needs the logged fig2 runs (notebook 01)", figures_dir)
     tokens = after.set_index("run")["train_tokens"]

@@ -28,9 +28,9 @@ class Finding:
     measure: Callable[[pd.DataFrame], tuple[str, str]]  # tidy -> (what the runs measured, verdict)
 
 
-def _score(tidy: pd.DataFrame, experiment: str, label: str, metric: str) -> float | None:
+def _score(tidy: pd.DataFrame, experiment: str, label: str, metric: str, phase: str = "final") -> float | None:
     rows = tidy[(tidy["experiment"] == experiment) & (tidy["label"] == label) & (tidy["metric"] == metric)
-                & (tidy["dataset"] == "") & (tidy["source"] != "paper")]
+                & (tidy["dataset"] == "") & (tidy["source"] != "paper") & (tidy["phase"] == phase)]
     return float(rows["value"].mean()) if not rows.empty else None
 
 
@@ -44,7 +44,8 @@ def _compare(tidy, experiment, better, worse, metric="Avg", fmt="{:.1f}", higher
 
 
 def _best_long_source(tidy):
-    rows = tidy[(tidy["experiment"] == "T04") & (tidy["metric"] == "Avg") & (tidy["source"] != "paper")]
+    rows = tidy[(tidy["experiment"] == "T04") & (tidy["metric"] == "Avg") & (tidy["source"] != "paper")
+                & (tidy["phase"] == "final") & (tidy["dataset"] == "")]
     if rows.empty:
         return "not run (T04)", "not run"
     means = rows.groupby("label")["value"].mean().sort_values(ascending=False)
@@ -57,8 +58,8 @@ def _best_long_source(tidy):
 
 
 def _ppl_vs_downstream(tidy):
-    ppl_full = _score(tidy, "fig3.pre_sft", "100% long", "PPL")
-    ppl_mix = _score(tidy, "fig3.pre_sft", "60% long", "PPL")
+    ppl_full = _score(tidy, "fig3", "100% long", "PPL", "pre_sft")
+    ppl_mix = _score(tidy, "fig3", "60% long", "PPL", "pre_sft")
     avg_full, avg_mix = _score(tidy, "fig3", "100% long", "Avg"), _score(tidy, "fig3", "60% long", "Avg")
     if None in (ppl_full, ppl_mix, avg_full, avg_mix):
         return "not run (fig3)", "not run"

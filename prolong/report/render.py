@@ -12,6 +12,12 @@ from prolong.io import atomic_write_text
 from prolong.results import read_published
 
 
+def table_rows(tidy: pd.DataFrame, table_id: str, source: str, phase: str = "final") -> pd.DataFrame:
+    """The score rows (no per-dataset rows) of one experiment, source and phase ("final" or "pre_sft")."""
+    return tidy[(tidy["experiment"] == table_id) & (tidy["source"] == source) & (tidy["dataset"] == "")
+                & (tidy["phase"] == phase)]
+
+
 def pivot(tidy: pd.DataFrame, table_id: str, source: str = "paper") -> pd.DataFrame:
     """Rows of `table_id` from `source`, in the paper's column order and the rows' logged order.
 
@@ -19,7 +25,7 @@ def pivot(tidy: pd.DataFrame, table_id: str, source: str = "paper") -> pd.DataFr
     a label (seeds), one decimal. A metric a run did not log is an empty cell. The first column holds the row label,
     under the paper's name for it."""
     header, _ = read_published(table_id)
-    rows = tidy[(tidy["experiment"] == table_id) & (tidy["source"] == source) & (tidy["dataset"] == "")]
+    rows = table_rows(tidy, table_id, source)
     if rows.empty:
         return pd.DataFrame(columns=list(header))
     if source == "paper":
@@ -36,7 +42,7 @@ def pivot(tidy: pd.DataFrame, table_id: str, source: str = "paper") -> pd.DataFr
 
 def spread(tidy: pd.DataFrame, table_id: str, source: str) -> pd.DataFrame:
     """Long form (row, metric, value, source) of every logged run of a table: one value per seed, for error bars."""
-    rows = tidy[(tidy["experiment"] == table_id) & (tidy["source"] == source) & (tidy["dataset"] == "")]
+    rows = table_rows(tidy, table_id, source)
     header, _ = read_published(table_id)
     rows = rows[rows["metric"].isin(header[1:])]
     # the table's order: rows as logged (first run of each label), metrics as the paper's columns

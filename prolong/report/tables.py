@@ -177,7 +177,8 @@ def t11_qa_summ_by_length(tidy: pd.DataFrame, out: Outputs | None = None) -> lis
 
 def _by_length(tidy: pd.DataFrame, table_id: str, source: str, tasks: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows `tasks`, one column per evaluated length, from scores named `<task>@<length>` (mean over runs)."""
-    rows = tidy[(tidy["experiment"] == table_id) & (tidy["source"] == source) & (tidy["dataset"] == "")]
+    rows = tidy[(tidy["experiment"] == table_id) & (tidy["source"] == source) & (tidy["dataset"] == "")
+                & (tidy["phase"] == "final")]
     parts = rows["metric"].str.extract(r"^(?P<task>[^@]+)@(?P<length>\d+)$")
     rows = rows.assign(task=parts["task"], length=pd.to_numeric(parts["length"])).dropna(subset=["task"])
     rows = rows[rows["task"].isin(tasks)]
@@ -191,9 +192,28 @@ def _by_length(tidy: pd.DataFrame, table_id: str, source: str, tasks: list[str])
 
 
 # ---- Appendix -----------------------------------------------------------------------------------------------
+def _with_change(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Add T15's "change" rows to logged sources: each row's tokens/s in percent over the previous row's."""
+    rows = tidy[(tidy["experiment"] == "T15") & (tidy["source"] != "paper") & (tidy["dataset"] == "")
+                & (tidy["metric"] == "tokens_per_s_per_gpu")]
+    added = []
+    for _, group in rows.groupby("source", sort=False):
+        rates = group.groupby("label", sort=False).agg(value=("value", "mean"), order=("order", "min"),
+                                                        runs=("runs", " ".join)).sort_values("order")
+        for (label, cur), (_, prev) in zip(list(rates.iterrows())[1:], list(rates.iterrows())[:-1]):
+            first = group[group["label"] == label].iloc[0]
+            change = 100.0 * (cur["value"] / prev["value"] - 1.0)
+            added.append({**first.to_dict(), "metric": "change", "value": change, "display": f"{change:.1f}",
+                          "runs": f"{prev['runs']} {cur['runs']}"})
+    return pd.concat([tidy, pd.DataFrame(added, columns=tidy.columns)], ignore_index=True) if added else tidy
+
+
 def t15_throughput(tidy: pd.DataFrame, out: Outputs | None = None) -> list[Path]:
-    """Training throughput at 64K: full attention, variable-length attention, + micro-batch reordering."""
+    """Training throughput at 64K: full attention, variable-length attention, + micro-batch reordering. For logged
+    runs (experiment T15: tokens/s read from each arm's training log) the "change" column is computed here, as the
+    paper's: percent over the previous row."""
     out = out or Outputs()
+    tidy = _with_change(tidy)
     frame = _long(_tables(tidy, "T15", out), ["tokens_per_s_per_gpu"], tidy, "T15")
     if not frame.empty:
         out.written.append(plot.bars(frame, "Throughput at 64K", out.figures_dir / "T15.png", x="row",

@@ -1,9 +1,9 @@
-"""`prolong train` / `python -m prolong.train`: run (or resume) one training stage from a params file.
+"""`prolong train`: run (or resume) one training stage from a params file; the run is `runs/train/<name>`.
 
-    python -m prolong.train --params params/tiny/stages/stage1.yaml [--run-name NAME] [--max-steps N]
-    torchrun --nproc_per_node 2 -m prolong.train --params params/tiny/stages/stage1.yaml          (2 CPU processes, gloo)
-    accelerate launch --config_file params/paper/accelerate/fsdp_1node.yaml -m prolong.train \\
-        --params params/paper/stages/stage1.yaml                                                  (8 GPUs, FSDP)
+    prolong train --params params/tiny/stages/stage1.yaml [--run-name NAME] [--max-steps N]
+    torchrun --nproc_per_node 2 -m prolong.cli train --params params/tiny/stages/stage1.yaml    (2 CPU processes, gloo)
+    accelerate launch --config_file params/paper/accelerate/fsdp_1node.yaml -m prolong.cli train \\
+        --params params/paper/stages/stage1.yaml                                                (8 GPUs, FSDP)
 
 Running the same command again resumes from the run's last checkpoint; a run directory created with other params
 is refused (prolong.runs.RunMismatchError).
@@ -15,34 +15,26 @@ import argparse
 import sys
 
 from prolong.config import ConfigError
-from prolong.runs import RunMismatchError
+from prolong.runs import OldLayoutError, RunMismatchError
+from prolong.train.checkpoint import ResumeMismatchError
+from prolong.train.config import TrainParams
+from prolong.train.loop import train
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", required=True, help="stage params file, e.g. params/tiny/stages/stage1.yaml")
-    parser.add_argument("--run-name", default=None, help="run folder name (default: the params' name, or one derived "
-                        "from the hyperparameters)")
+    parser.add_argument("--run-name", default=None, help="run folder name under runs/train/ (default: the params' "
+                        "name, or one derived from the hyperparameters)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this step (with a checkpoint); the LR "
                         "schedule still spans train.steps, and running again continues")
 
 
 def main(args: argparse.Namespace) -> int:
-    from prolong.train.checkpoint import ResumeMismatchError
-    from prolong.train.config import TrainParams
-    from prolong.train.loop import train
-
     try:
         params = TrainParams.from_yaml(args.params)
         run = train(params, run_name=args.run_name, max_steps=args.max_steps)
-    except (ConfigError, RunMismatchError, ResumeMismatchError, FileNotFoundError) as err:
+    except (ConfigError, RunMismatchError, ResumeMismatchError, OldLayoutError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"run: {run.path} ({run.status()})")
     return 0
-
-
-def cli(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m prolong.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    return main(parser.parse_args(argv))

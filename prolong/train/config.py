@@ -100,7 +100,7 @@ class TrainConfig(Config):
     keep_checkpoints: int | None = None
     "keep only the newest this many checkpoints; null keeps all"
     init_from: str | None = None
-    "start from a previous stage's run: '<experiment>/<run>' under the run store, or a run directory"
+    "start from a previous stage's run: 'train/<run>' under the run store, or a run directory"
     load_optimizer: bool = False
     "with init_from: also restore that run's optimizer state (AdamW moments); the LR schedule restarts"
     peak_flops_per_device: float = 989e12
@@ -126,7 +126,7 @@ class TrainParams(Config):
     """One training stage (Stage 1, Stage 2)."""
 
     experiment: str
-    "run store folder of the stage's runs (e.g. stage1)"
+    "the stage this params file describes (e.g. stage1); its runs live under runs/train/ (prolong.runs)"
     model: ModelConfig
     "the model"
     data: DataSection

@@ -1,16 +1,16 @@
 """Distributed set-up in one place, and the few collectives the loop needs.
 
 The same loop runs as
-  one CPU process                       python -m prolong.train --params params/tiny/stages/stage1.yaml
-  N CPU processes (gloo, DDP)           torchrun --nproc_per_node 2 -m prolong.train --params ...
-                                        (or accelerate launch --cpu --num_processes 2 -m prolong.train ...)
+  one CPU process                       prolong train --params params/tiny/stages/stage1.yaml
+  N CPU processes (gloo, DDP)           torchrun --nproc_per_node 2 -m prolong.cli train --params ...
+                                        (or accelerate launch --cpu --num_processes 2 -m prolong.cli train ...)
   GPUs with FSDP (full sharding per     accelerate launch --config_file params/paper/accelerate/fsdp_1node.yaml
-  decoder layer, bf16)                    -m prolong.train --params params/paper/stages/stage1.yaml
+  decoder layer, bf16)                    -m prolong.cli train --params params/paper/stages/stage1.yaml
 The parallelism comes from the launcher's environment (accelerate reads its config file or the torchrun variables);
 the training code only sees an `Accelerator`. Sequence parallelism (train.sequence_parallel_size, paper: 8 at 512K)
 splits those ranks into data-parallel groups that share every sequence; the loop sets it up right after this
 (prolong.train.parallelize.init_layout, then parallelize), e.g.
-  torchrun --nproc_per_node 2 -m prolong.train --params P.yaml   with sequence_parallel_size: 2 -> 1 group of 2
+  torchrun --nproc_per_node 2 -m prolong.cli train --params ...aml   with sequence_parallel_size: 2 -> 1 group of 2
 """
 
 from __future__ import annotations

@@ -110,13 +110,13 @@ def build_data(params: TrainParams, acc: Accelerator) -> DataSetup:
 
 
 def resolve_run_dir(ref: str) -> Path:
-    """'<experiment>/<run>' under the run store, or a run directory path."""
+    """'train/<run>' under the run store, or a run directory path."""
     p = Path(ref).expanduser()
     candidates = [p] if p.is_absolute() else [paths.runs_dir() / ref, Path.cwd() / ref]
     for c in candidates:
         if (c / "run.json").is_file():
             return c
-    raise FileNotFoundError(f"init_from {ref!r}: no run directory at {candidates[0]} (expected '<experiment>/<run>' "
+    raise FileNotFoundError(f"init_from {ref!r}: no run directory at {candidates[0]} (expected 'train/<run>' "
                             f"of a finished run under {paths.runs_dir()})")
 
 
@@ -234,7 +234,7 @@ def train(params: TrainParams, run_name: str | None = None, max_steps: int | Non
     acc = setup_distributed(t.precision)
     name = run_name or p.run_name()
     run_params = {**p.to_dict(), "name": name}
-    run = on_main_then_all(acc, lambda: Run.open(p.experiment, name, run_params))
+    run = on_main_then_all(acc, lambda: Run.open("train", name, run_params))
     try:
         return _train(acc, p, run, max_steps, data, on_step)
     except BaseException as err:

@@ -3,7 +3,7 @@ import json
 
 from prolong.eval import cli
 from prolong.tiny.eval_suite import write_tiny_suite
-from prolong.runs import Run, runs_table
+from prolong.runs import Run, read_index, runs_table
 
 
 def test_cli_evaluates_a_saved_model_and_logs_the_run(tmp_path, bpe_tokenizer, make_llama):
@@ -20,11 +20,14 @@ def test_cli_evaluates_a_saved_model_and_logs_the_run(tmp_path, bpe_tokenizer, m
     cli.add_arguments(parser)
     tasks = "json_kv,ruler_mk_needle,niah_passkey,nq,msmarco_rerank,icl_trec_coarse,narrativeqa,multi_lexsum,ppl,mmlu,gsm8k"
     args = parser.parse_args(["--model", str(model_dir), "--params", str(params), "--tasks", tasks,
-                              "--lengths", "512,768", "--experiment", "E", "--run-name", "tiny",
+                              "--lengths", "512,768", "--experiment", "T04", "--arm", "tiny", "--label", "Tiny",
                               "--data-dir", str(data)])
     assert cli.main(args) == 0
-    run = Run.open("E", "tiny", {"model": str(model_dir.resolve()), "eval": cli.resolve_config(args).to_dict()})
-    assert run.is_done()
+    params = {"model": str(model_dir.resolve()), "eval": cli.resolve_config(args).to_dict()}
+    run = Run.open("eval", cli.run_name(args, params), params)
+    assert run.is_done() and run.name.startswith(model_dir.parent.name + "-")  # runs/train/<run>/model -> <run>-<fp>
+    row = read_index()[0]
+    assert (row["experiment"], row["arm"], row["label"], row["eval"]) == ("T04", "tiny", "Tiny", run.ref)
     names = {(d, L) for d, L, _ in run.evals()}
     assert ("json_kv", 512) in names and ("narrativeqa", 768) in names and ("gsm8k", 0) in names
     res = json.loads((run.path / "eval" / "json_kv__512.json").read_text())

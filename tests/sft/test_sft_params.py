@@ -20,7 +20,7 @@ def _load(path):
 def test_paper_sft_matches_the_recipe():
     p = _load(PAPER)
     stage2 = yaml.safe_load((paths.PARAMS_DIR / "paper" / "stages" / "stage2.yaml").read_text())
-    assert p.train.init_from == f"{stage2['experiment']}/{stage2['name']}"        # start from the Stage-2 checkpoint
+    assert p.train.init_from == f"train/{stage2['name']}"        # start from the Stage-2 checkpoint
     assert p.data.seq_len == 65536 and p.data.mixture is None                     # packed to 64K
     assert p.train.steps == 250 and p.train.batch_size == 64                       # 250 steps x (64 x 64K)
     assert p.train.batch_size * p.data.seq_len == 4 * 2**20                        # 4M tokens per step
@@ -38,7 +38,7 @@ def test_tiny_sft_params_load_with_the_ablation_switch_off():
     p = _load(TINY)
     assert p.data.sft.proportions() == {"instructions": 1.0}
     assert "synthetic_long" in p.data.sft.sources
-    assert p.train.init_from == "stage2/tiny-stage2"
+    assert p.train.init_from == "train/tiny-stage2"
 
 
 def test_data_takes_exactly_one_of_mixture_and_sft():

@@ -38,7 +38,7 @@ def test_two_processes_equal_one(two_ranks):
 
     # the whole loop: the same loss curve (summation order differs across processes: not bitwise)
     assert ranks[0]["curve"] == pytest.approx(single["curve"], rel=1e-5)
-    assert (runs / "test" / "ws2" / "model" / "model.safetensors").is_file()
+    assert (runs / "train" / "ws2" / "model" / "model.safetensors").is_file()
 
 
 def test_sequence_parallel_loop_equals_one_process(two_ranks):
@@ -59,5 +59,5 @@ def test_sequence_parallel_loop_equals_one_process(two_ranks):
     assert single["a2a_forward_calls"] == 0
     for r in ranks:  # 2 layers x (q, k, v, out) per micro-batch whose documents cross the boundary
         assert r["sp"]["a2a_forward_calls"] == 2 * 4 * sum(crossing), r["sp"]
-    assert (runs / "test" / "sp2" / "model" / "model.safetensors").is_file()
+    assert (runs / "train" / "sp2" / "model" / "model.safetensors").is_file()
     assert np.isfinite(sp["curve"]).all()

@@ -81,10 +81,10 @@ def test_stage2_restores_optimizer_state_and_restarts_schedule():
     s1 = tiny_params(experiment="stage1", steps=6, batch_size=2)
     stage1 = train(s1, run_name="s1", data=counting_data(64))
     s2 = tiny_params(experiment="stage2", seq_len=128, steps=4, batch_size=2, model__rope_theta=1e5,
-                     train__init_from="stage1/s1", train__load_optimizer=True, train__checkpoint_every=4)
+                     train__init_from="train/s1", train__load_optimizer=True, train__checkpoint_every=4)
     stage2 = train(s2, run_name="s2", data=counting_data(128))
     fresh = train(tiny_params(experiment="stage2", seq_len=128, steps=4, batch_size=2, model__rope_theta=1e5,
-                              train__init_from="stage1/s1", train__checkpoint_every=4),
+                              train__init_from="train/s1", train__checkpoint_every=4),
                   run_name="s2-fresh-optimizer", data=counting_data(128))
 
     def adam_steps(run, step):

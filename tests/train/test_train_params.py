@@ -91,7 +91,7 @@ def test_paper_batch_and_sequence_parallelism(paper):
 
 def test_paper_stage2_starts_from_stage1(paper):
     s1, s2 = paper[1], paper[2]
-    assert s2.train.init_from == f"{s1.experiment}/{s1.run_name()}"
+    assert s2.train.init_from == f"train/{s1.run_name()}"
     assert s2.train.load_optimizer and not s1.train.load_optimizer and s1.train.init_from is None
     assert "Stage-1 checkpoint (optimizer state kept, LR schedule restarted)" in paper["text"]
 
@@ -113,7 +113,7 @@ def test_tiny_stages_chain():
     base, s1, s2 = stages["base"], stages["stage1"], stages["stage2"]
     assert base.train.init_from is None
     for prev, nxt in (("base", "stage1"), ("stage1", "stage2"), ("stage2", "sft")):
-        assert stages[nxt].train.init_from == f"{stages[prev].experiment}/{stages[prev].run_name()}"
+        assert stages[nxt].train.init_from == f"train/{stages[prev].run_name()}"
     assert s1.data.seq_len > base.data.seq_len and s1.model.rope_theta > base.model.rope_theta
     assert s2.data.seq_len > s1.data.seq_len and s2.model.rope_theta > s1.model.rope_theta
     for p in (s1, s2):

@@ -1,5 +1,0 @@
-import sys
-
-from prolong.train.cli import cli
-
-sys.exit(cli())
