@@ -4,7 +4,7 @@ The loss mask is True on every token the template emits *for an assistant messag
 token (tiny: `<|end|>`; Llama-3: `<|eot_id|>`), so the model learns to answer and to stop. Everything else (system,
 user, the role headers, BOS) is masked out of the loss (paper: instruction tokens are masked).
 
-Two ways to find the assistant spans, which agree on the tiny template (tests/sft/test_template.py):
+Two ways to find the assistant spans, which agree on the tiny template (tests/sft/test_sft_template.py):
     "tags"    `apply_chat_template(..., return_assistant_tokens_mask=True)`: needs `{% generation %}` tags in the
               template (the tiny tokenizer's has them)
     "prefix"  render the conversation prefix by prefix: the assistant message i spans the characters between

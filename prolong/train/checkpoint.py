@@ -1,6 +1,6 @@
 """Checkpoints that survive a kill at any moment.
 
-Layout under `runs/<experiment>/<run>/checkpoints/`:
+Layout under `runs/train/<run>/checkpoints/`:
 
     step_000125/
         model.safetensors | pytorch_model_fsdp_0/ ...   model (accelerate.save_state; FSDP: sharded per rank)

@@ -88,7 +88,7 @@ class TrainConfig(Config):
     micro_batch_size: int = 1
     "sequences per forward pass of one data-parallel group (paper: 1); the rest is gradient accumulation"
     reorder_micro_batches: bool = True
-    "order a step's micro-batches by the sum of squared document lengths (Table 15); off only for the ablation"
+    "order a step's micro-batches by attention cost (prolong.train.batching.attended_pairs; Table 15); off for T15's rows"
     sequence_parallel_size: int = 1
     "ranks that share every packed sequence, each a contiguous chunk (Ulysses all-to-all; paper: 8 in Stage 2)"
     seed: int = 0

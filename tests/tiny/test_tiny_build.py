@@ -9,8 +9,10 @@ import yaml
 from prolong import paths
 from prolong.tiny import BUILD_COMMAND, build_tiny, not_built, require_built
 from prolong.tiny.corpus import SHORT_SOURCES
+from tests.helpers.markers import integration
 
 
+@integration
 def test_tiny_build_end_to_end(tmp_path, monkeypatch):
     """A shrunken tiny corpus: corpus -> tokenizer (HF format, chat template) -> stores -> mixture stream, plus the
     eval suite and the SFT files; a second call builds nothing."""

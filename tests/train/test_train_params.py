@@ -1,4 +1,4 @@
-"""params/paper/stage{1,2}.yaml reproduce PAPER.md's recipe; the tiny stages load and chain."""
+"""params/paper/stages/stage{1,2}.yaml reproduce PAPER.md's recipe; the tiny stages load and chain."""
 
 import re
 
