@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -36,10 +37,15 @@ from accelerate.utils import set_seed
 from transformers import PreTrainedModel
 
 from prolong import paths
+from prolong.data.config import resolve_data_path
+from prolong.data.mixing import MixtureStream
+from prolong.data.tokenizer import load_tokenizer, tokenizer_identity
 from prolong.memory import peak_memory_bytes
 from prolong.model.build import build_model, check_vocab, resolve_model_path
 from prolong.progress import quiet
 from prolong.runs import MODEL_DIR, Run
+from prolong.sft.stream import sft_stream_factory
+from prolong.tiny import require_built
 from prolong.train.batching import MicroBatch, make_micro_batch, order_by_attention_cost
 from prolong.train.checkpoint import (check_resumable, clear_partial, latest_checkpoint, load_checkpoint,
                                       save_checkpoint)
@@ -77,12 +83,6 @@ class DataSetup:
 
 def build_data(params: TrainParams, acc: Accelerator) -> DataSetup:
     """The mixture stream and tokenizer of a stage from its params (prolong.data)."""
-    from prolong.data.config import resolve_data_path
-    from prolong.data.mixing import MixtureStream
-    from prolong.data.tokenizer import load_tokenizer, tokenizer_identity
-
-    from prolong.tiny import require_built
-
     tok_path = params.data.tokenizer
     if tok_path is None and params.model.pretrained is not None:
         tok_path = str(resolve_model_path(params.model.pretrained))  # the checkpoint's own tokenizer
@@ -95,8 +95,6 @@ def build_data(params: TrainParams, acc: Accelerator) -> DataSetup:
     tokenizer = load_tokenizer(resolved)
     identity = tokenizer_identity(tokenizer, resolved)
     if params.data.sft is not None:  # SFT: chat conversations with assistant-token masks (prolong.sft)
-        from prolong.sft.stream import sft_stream_factory
-
         sft = on_main_then_all(acc, lambda: sft_stream_factory(params.data.sft, tokenizer, params.data.seq_len,
                                                                params.data.seed))
         return DataSetup(sft, vocab_size=len(tokenizer), tokenizer_path=resolved)
@@ -160,15 +158,11 @@ def save_final_model(acc: Accelerator, net: torch.nn.Module, out: Path, tokenize
     """The trained model in Hugging Face format (written to a temp dir, then renamed)."""
     state = acc.get_state_dict(net)  # full state dict (gathered on rank 0 under FSDP)
     if acc.is_main_process:
-        import shutil
-
         lm = acc.unwrap_model(net).lm
         tmp = out.parent / f".tmp-{out.name}"
         shutil.rmtree(tmp, ignore_errors=True)
         lm.save_pretrained(tmp, state_dict={k.removeprefix("lm."): v for k, v in state.items()})
         if tokenizer_path is not None:
-            from prolong.data.tokenizer import load_tokenizer
-
             load_tokenizer(tokenizer_path).save_pretrained(tmp)
         shutil.rmtree(out, ignore_errors=True)
         os.replace(tmp, out)
