@@ -142,15 +142,6 @@ def ndcg_at_k(scores: dict[str, float], qrels: dict[str, int], k: int = 10) -> f
     return dcg / idcg if idcg > 0 else 0.0
 
 
-def ndcg_pytrec(scores: dict[str, float], qrels: dict[str, int], k: int = 10) -> float:
-    """nDCG@k computed by pytrec_eval itself (when installed); the tests compare it with `ndcg_at_k`."""
-    import pytrec_eval
-
-    ev = pytrec_eval.RelevanceEvaluator({"q": {d: int(r) for d, r in qrels.items()}}, {f"ndcg_cut.{k}"})
-    res = ev.evaluate({"q": {d: float(s) for d, s in scores.items()}})
-    return res["q"][f"ndcg_cut_{k}"] if "q" in res else 0.0
-
-
 def recall_at_k(scores: dict[str, float], qrels: dict[str, int], k: int = 10) -> float:
     """Fraction of the relevant docs (label > 0) among the top k of the ranking (0 when none is relevant)."""
     top = trec_ranking(scores)[:k]

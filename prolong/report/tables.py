@@ -14,7 +14,7 @@ from typing import Callable
 import pandas as pd
 
 from prolong import paths
-from prolong.eval.categories import CATEGORIES, SHORT_COLUMNS
+from prolong.eval.categories import CATEGORIES, ICL, QA, RAG, RECALL, RERANK, SHORT_COLUMNS, SUMM
 from prolong.report import plot
 from prolong.report.render import pivot, spread, write_table
 from prolong.results import captions
@@ -112,7 +112,7 @@ def t14_document_lengths(tidy: pd.DataFrame, out: Outputs | None = None) -> list
 # ---- Section 4: scaling length -------------------------------------------------------------------------------
 def t07_training_length(tidy: pd.DataFrame, out: Outputs | None = None) -> list[Path]:
     """Training length: 64K vs 512K continued training, evaluated at 64K."""
-    return _category_bars(tidy, "T07", out or Outputs(), "Training length (eval at 64K)", ["Recall", "RAG", "Re-rank", "ICL"])
+    return _category_bars(tidy, "T07", out or Outputs(), "Training length (eval at 64K)", [RECALL, RAG, RERANK, ICL])
 
 
 # ---- Section 5: SFT -----------------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ def t08_synthetic_sft_8b(tidy: pd.DataFrame, out: Outputs | None = None) -> list
 def t22_sft_data(tidy: pd.DataFrame, out: Outputs | None = None) -> list[Path]:
     """SFT data source: UltraChat vs Tulu v2 vs ShareGPT."""
     return _category_bars(tidy, "T22", out or Outputs(), "SFT data",
-                          ["Recall@512K", "RAG", "Re-rank", "ICL", "QA@512K", "Summ@512K", "Avg"])
+                          [f"{RECALL}@512K", RAG, RERANK, ICL, f"{QA}@512K", f"{SUMM}@512K", "Avg"])
 
 
 def t23_synthetic_sft_70b(tidy: pd.DataFrame, out: Outputs | None = None) -> list[Path]:
@@ -163,7 +163,7 @@ def t11_qa_summ_by_length(tidy: pd.DataFrame, out: Outputs | None = None) -> lis
     for source in _sources(tidy, "T10"):
         if source == "paper":
             continue
-        table, long = _by_length(tidy, "T10", source, ["QA", "Summ"])
+        table, long = _by_length(tidy, "T10", source, [QA, SUMM])
         out.written += write_table(table, out.tables_dir, f"T11.{source}", f"T11 analog ({source}): QA and Summ by length")
         frame = pd.concat([frame, long], ignore_index=True)
     if not frame.empty:

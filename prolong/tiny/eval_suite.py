@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from prolong.eval.categories import HELMET_CATEGORIES, QA, SHORT_TASKS, SUMM
 from prolong.eval.words import ADJECTIVES, NOUNS, VERBS, essay_sentence
 from prolong.tiny.world import ANIMALS, OCCUPATIONS, Person, make_world
 
@@ -235,9 +236,9 @@ def write_tiny_suite(root: str | Path, seed: int = 0, n_items: int = 20, n_sent:
     for name in ICL_SPECS:
         write_jsonl(root / "icl" / f"{name}_train.jsonl", icl_rows(name, 200, rng))
         write_jsonl(root / "icl" / f"{name}_test.jsonl", icl_rows(name, n_items, rng))
-    for name in ("narrativeqa", "infbench_qa", "infbench_mc", "multi_lexsum", "infbench_sum"):
+    for name in (*HELMET_CATEGORIES[QA], *HELMET_CATEGORIES[SUMM]):
         write_jsonl(root / "longdoc" / f"{name}.jsonl", longdoc_rows(name, world, n_items, rng, n_sent))
-    for task in ("hellaswag", "mmlu", "arc_challenge", "winogrande", "gsm8k"):
+    for task in SHORT_TASKS:
         write_jsonl(root / "short" / f"{task}.jsonl", short_rows(task, world, n_items, rng))
         write_jsonl(root / "short" / f"{task}_train.jsonl", short_rows(task, world, 10, rng))
     docs = []

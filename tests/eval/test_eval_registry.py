@@ -46,6 +46,16 @@ def test_registry_categories_come_from_the_one_home():
     assert long == {d for ds in C.HELMET_CATEGORIES.values() for d in ds}
 
 
+def test_membership_has_one_source():
+    """A task module cannot register a dataset under a HELMET category that categories.py does not list."""
+    from prolong.eval.tasks.registry import check_complete, register
+
+    with pytest.raises(ValueError, match="HELMET_CATEGORIES"):
+        register("not_a_helmet_dataset", C.RAG)(lambda *a: None)
+    assert "not_a_helmet_dataset" not in TASKS
+    check_complete()
+
+
 def test_report_uses_the_same_vocabulary():
     from prolong.report import figures, tables
 

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from prolong.eval.metrics import ndcg_at_k, ndcg_pytrec
+from prolong.eval.metrics import ndcg_at_k
 from prolong.eval.tasks.rerank import parse_rankings, rerank_metrics
 
 
@@ -27,12 +27,19 @@ def test_ndcg_hand_computed():
     assert mets["NDCG@10"] == pytest.approx(dcg / idcg) and mets["num_preds"] == 3
 
 
+def _ndcg_pytrec(pytrec_eval, scores: dict[str, float], qrels: dict[str, int], k: int = 10) -> float:
+    """The reference: nDCG@k computed by pytrec_eval (trec_eval's ndcg_cut_k) itself."""
+    ev = pytrec_eval.RelevanceEvaluator({"q": {d: int(r) for d, r in qrels.items()}}, {f"ndcg_cut.{k}"})
+    res = ev.evaluate({"q": {d: float(s) for d, s in scores.items()}})
+    return res["q"][f"ndcg_cut_{k}"] if "q" in res else 0.0
+
+
 def test_ndcg_matches_pytrec_eval():
-    pytest.importorskip("pytrec_eval")
+    pytrec_eval = pytest.importorskip("pytrec_eval")
     rng = random.Random(0)
     for _ in range(50):
         docs = [str(rng.randint(1, 60)) for _ in range(20)]
         qrels = {d: rng.choice([0, 0, 1, 2, 3]) for d in docs}
         out = " > ".join(rng.choice(docs + ["99"]) for _ in range(rng.randint(1, 25)))
         scores = parse_rankings(out)
-        assert ndcg_at_k(scores, qrels, 10) == pytest.approx(ndcg_pytrec(scores, qrels, 10), abs=1e-4)
+        assert ndcg_at_k(scores, qrels, 10) == pytest.approx(_ndcg_pytrec(pytrec_eval, scores, qrels, 10), abs=1e-4)

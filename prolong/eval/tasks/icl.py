@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prolong.eval import prompts as P
-from prolong.eval.categories import ICL
+from prolong.eval.categories import HELMET_CATEGORIES, ICL
 from prolong.eval.metrics import calculate_metrics, parse_output
 from prolong.eval.tasks.base import EvalItem, TaskSpec, hf_shuffle_select, stable_seed
 from prolong.eval.tasks.common import choose_count, read_jsonl, table_count
@@ -27,7 +27,7 @@ from prolong.eval.tasks.registry import register
 if TYPE_CHECKING:
     from prolong.eval.config import EvalConfig
 
-ICL_DATASETS = ("icl_trec_coarse", "icl_trec_fine", "icl_nlu", "icl_banking77", "icl_clinc150")
+ICL_DATASETS = tuple(HELMET_CATEGORIES[ICL])  # membership is defined once, in prolong.eval.categories
 # HELMET's num_labels per dataset (the size of the label permutation, whatever labels the files happen to contain)
 NUM_LABELS = {"icl_trec_coarse": 6, "icl_trec_fine": 50, "icl_nlu": 68, "icl_banking77": 77, "icl_clinc150": 151}
 

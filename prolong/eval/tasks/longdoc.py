@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prolong.eval import prompts as P
-from prolong.eval.categories import QA, SUMM
+from prolong.eval.categories import HELMET_CATEGORIES, QA, SUMM
 from prolong.eval.metrics import calculate_metrics, parse_output, score_raw_and_parsed
 from prolong.eval.tasks.base import EvalItem, TaskSpec, hf_shuffle_select, stable_seed
 from prolong.eval.tasks.common import read_jsonl
@@ -34,8 +34,8 @@ from prolong.eval.tasks.registry import register
 if TYPE_CHECKING:
     from prolong.eval.config import EvalConfig
 
-QA_DATASETS = ("narrativeqa", "infbench_qa", "infbench_mc")
-SUMM_DATASETS = ("multi_lexsum", "infbench_sum")
+QA_DATASETS = tuple(HELMET_CATEGORIES[QA])  # membership is defined once, in prolong.eval.categories
+SUMM_DATASETS = tuple(HELMET_CATEGORIES[SUMM])
 LONGDOC_DATASETS = QA_DATASETS + SUMM_DATASETS
 
 

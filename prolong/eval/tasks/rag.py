@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prolong.eval import prompts as P
-from prolong.eval.categories import RAG
+from prolong.eval.categories import HELMET_CATEGORIES, RAG
 from prolong.eval.metrics import score_raw_and_parsed
 from prolong.eval.tasks.base import EvalItem, TaskSpec
 from prolong.eval.tasks.common import choose_count, pick_demos, read_jsonl, resolve, sample_items, table_count
@@ -24,7 +24,7 @@ from prolong.eval.tasks.registry import register
 if TYPE_CHECKING:
     from prolong.eval.config import EvalConfig
 
-RAG_DATASETS = ("nq", "triviaqa", "hotpotqa", "popqa")
+RAG_DATASETS = tuple(HELMET_CATEGORIES[RAG])  # membership is defined once, in prolong.eval.categories
 
 
 def _passages(ctxs: list[dict]) -> str:

@@ -10,7 +10,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from prolong.eval import prompts as P
-from prolong.eval.categories import NIAH, RECALL
+from prolong.eval.categories import HELMET_CATEGORIES, NIAH, RECALL
 from prolong.eval.metrics import ruler_recall, score_raw_and_parsed
 from prolong.eval.tasks.base import EvalItem, TaskSpec, fit_count
 from prolong.eval.tasks.common import prompt_len, table_count
@@ -97,7 +97,12 @@ def needles_fields(kind: str, n: int, rng: random.Random, i: int) -> tuple[dict[
     return {"context": context, "type_needle_v": tv, "query": key}, answers
 
 
-RULER_TASKS = {"ruler_mk_needle": ("mk_needle", 50), "ruler_mk_uuid": ("mk_uuid", 100), "ruler_mv": ("mv", 50)}
+RULER_MAX_NEW_TOKENS = {"mk_needle": 50, "mk_uuid": 100, "mv": 50}
+"RULER's needle kind -> its default generation length"
+# the RULER datasets of Recall are named once, in prolong.eval.categories: "ruler_<kind>"
+RULER_TASKS = {n: (n.removeprefix("ruler_"), RULER_MAX_NEW_TOKENS[n.removeprefix("ruler_")])
+               for n in HELMET_CATEGORIES[RECALL] if n.startswith("ruler_")}
+"dataset name -> (needle kind, default generation length)"
 
 
 def ruler(name: str, tokenizer, length: int, num_samples: int, seed: int = 42,

@@ -5,6 +5,10 @@ Two kinds of task:
   `prolong.eval.runner.evaluate_task`;
 - whole-model tasks (`evaluate`): perplexity and the short-context tasks, which score the model once, not per length.
 
+Which datasets belong to which HELMET category is defined once, in `prolong.eval.categories.HELMET_CATEGORIES`:
+task modules register names taken from it, `register` refuses a dataset under a HELMET category that does not list
+it, and `check_complete` (run when `prolong.eval.tasks` is imported) refuses a listed dataset left unregistered.
+
 Importing `prolong.eval.tasks` imports every task module, so the registry is complete once the package is imported.
 """
 
@@ -12,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from prolong.eval.categories import HELMET_CATEGORIES
 
 if TYPE_CHECKING:
     from prolong.eval.config import EvalConfig
@@ -61,7 +67,17 @@ TASKS: dict[str, Task] = {}
 def _add(task: Task) -> None:
     if task.name in TASKS:
         raise ValueError(f"task {task.name!r} registered twice")
+    if task.category in HELMET_CATEGORIES and task.name not in HELMET_CATEGORIES[task.category]:
+        raise ValueError(f"task {task.name!r} is not one of {task.category}'s datasets in "
+                         f"prolong.eval.categories.HELMET_CATEGORIES")
     TASKS[task.name] = task
+
+
+def check_complete() -> None:
+    """Every dataset of HELMET_CATEGORIES is registered (under its category, which `_add` guarantees)."""
+    missing = [d for ds in HELMET_CATEGORIES.values() for d in ds if d not in TASKS]
+    if missing:
+        raise ValueError(f"datasets of prolong.eval.categories.HELMET_CATEGORIES with no registered task: {missing}")
 
 
 def register(names: str | Iterable[str], category: str) -> Callable[[Builder], Builder]:
