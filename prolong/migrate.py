@@ -3,13 +3,17 @@
 The old layout kept a folder per experiment: stage runs under their stage's name (`base/`, `stage1/`, `t15_runs/`),
 evaluations under `evals/`, and per arm a result run (`T04/books-s0`, `fig3.pre_sft/long_060-s0`, `T15/reordering`)
 that copied its evaluation's files. Migration moves every stage run to `train/` and every evaluation to `eval/`,
-renaming fingerprint-named runs to the names the current resolution gives them (their `init_from` / `model`
-references rewritten, so a rerun finds them logged), appends one index row per result run (in their creation order)
-and moves the result runs, whose content is copies, to `runs/migrated-old-layout/` (delete it when satisfied).
+rewriting each one's params into what the current resolution (prolong.experiments.graph) produces for the same stage
+(`stage_params`: removed keys dropped, stems and moved files mapped, `init_from` / `model` the migrated runs, rounded
+through `TrainParams` / `EvalConfig`) and naming it as the resolver does (`stage_name`, `eval_name`), so a rerun
+finds it logged. It appends one index row per result run (in their creation order) and moves the result runs, whose
+content is copies, to `runs/migrated-old-layout/` (delete it when satisfied). A run that no experiment file of the
+scale resolves to now is still moved, and named in a `!` line with the reason (a rerun will run it again).
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 from pathlib import Path
@@ -18,12 +22,102 @@ from typing import Any
 import yaml
 
 from prolong import paths
-from prolong.config import read_yaml
+from prolong.config import ConfigError, read_yaml
+from prolong.eval.config import EvalConfig
+from prolong.experiments.config import ExperimentSpec
+from prolong.experiments.graph import StageNode, eval_name, resolve, stage_name
 from prolong.io import atomic_write_json, atomic_write_text, read_json
 from prolong.runs import KINDS, Run, append_index, params_fingerprint
+from prolong.train.config import TrainParams
 
 ATTIC = "migrated-old-layout"
 _FINGERPRINTED = re.compile(r"^(.*)-[0-9a-f]{10}$")
+
+# What changed between the old layout's stage params and the current ones (params/<scale>/stages/):
+STEMS = {"extend": "stage1", "long": "stage2"}
+"old stage params file stem (the prefix of its runs' names) -> the current file's (base, sft: unchanged)"
+EXPERIMENTS = {"tiny_base": "base", "tiny_extend": "stage1", "tiny_long": "stage2"}
+"old `experiment` of a stage -> the current file's"
+MIXTURES = {"params/tiny/mixtures/ablations/long_books_repos.yaml": "params/tiny/mixtures/stage1.yaml"}
+"a mixture file that moved (same mixture): old path -> current path"
+CHANGED_MIXTURES = {"params/tiny/mixtures/stage1.yaml"}
+"a mixture file whose path is kept but whose mixture is another now: a run trained on the old one maps to nothing"
+TINY_TOKENIZER = "tiny/tokenizer"
+"what `data.build_tiny: true` + `data.tokenizer: null` trained with (`prolong data build-tiny` writes it there)"
+REMOVED = ("build_tiny",)
+"keys of `data` and `data.sft` that the current params no longer have"
+
+
+class Unmapped(ValueError):
+    """An old run that no current resolution can produce (the message says why)."""
+
+
+def _stripped(old: dict[str, Any], init_from: str | None) -> dict[str, Any]:
+    """The old params without the removed keys, starting from the migrated `init_from` (nothing else changed)."""
+    data = copy.deepcopy(old)
+    for section in (data.get("data"), (data.get("data") or {}).get("sft")):
+        if isinstance(section, dict):
+            for key in REMOVED:
+                section.pop(key, None)
+    if isinstance(data.get("train"), dict):
+        data["train"]["init_from"] = init_from
+    return data
+
+
+def stage_params(old: dict[str, Any], init_from: str | None) -> dict[str, Any]:
+    """An old stage run's params as the current resolver would produce them for the same stage (`TrainParams.to_dict`,
+    `name` unset): removed keys dropped, the tiny tokenizer named, moved files and stage names mapped, `init_from` the
+    migrated run. Raises `Unmapped` when there is no such stage."""
+    data = old.get("data") or {}
+    tiny = bool(data.get("build_tiny")) or bool((data.get("sft") or {}).get("build_tiny"))
+    params = _stripped(old, init_from)
+    params["experiment"] = EXPERIMENTS.get(params.get("experiment"), params.get("experiment"))
+    params["name"] = None
+    data = params.get("data") or {}
+    if tiny and data.get("tokenizer") is None:
+        data["tokenizer"] = TINY_TOKENIZER
+    if data.get("mixture") in CHANGED_MIXTURES:
+        raise Unmapped(f"it trained on the old {data['mixture']}, whose mixture has changed since")
+    if data.get("mixture") in MIXTURES:
+        data["mixture"] = MIXTURES[data["mixture"]]
+    try:
+        return TrainParams.from_dict(params, "old params").to_dict()
+    except (ConfigError, TypeError, ValueError) as err:
+        raise Unmapped(f"its params are not valid current params: {err}") from None
+
+
+def _resolved(scale: str) -> tuple[dict[str, StageNode], set[str]] | None:
+    """The stages (by name) and evaluation names of every arm x seed of the scale's experiment files."""
+    folder = paths.PARAMS_DIR / scale / "experiments"
+    if not folder.is_dir():
+        return None
+    stages, evals = {}, set()
+    for spec in sorted(folder.glob("*.yaml")):
+        graph = resolve(ExperimentSpec.from_yaml(spec))
+        stages.update((s.name, s) for s in graph.stages)
+        evals.update(e.name for e in graph.evals)
+    return stages, evals
+
+
+def _leaves(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    return {k: v for key, val in d.items() for k, v in _leaves(val, f"{prefix}{key}.").items()} or {prefix: d}
+
+
+def _closest(name: str, params: dict[str, Any], stages: dict[str, StageNode], scale: str) -> str:
+    """Why `name` is none of the resolved stages: how it differs from the closest one of its stage."""
+    prefix, mine = name.rsplit("-", 1)[0], _leaves({**params, "name": None})
+    diffs = []
+    for node in stages.values():
+        if node.name.rsplit("-", 1)[0] == prefix:
+            theirs = _leaves({**node.params, "name": None})
+            diffs.append((sorted(k.rstrip(".") for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k)),
+                          node.ref))
+    if not diffs:
+        return f"no experiment of params/{scale}/experiments has a stage {prefix!r}"
+    keys, ref = min(diffs, key=lambda d: len(d[0]))
+    return f"no experiment of params/{scale}/experiments resolves to it; the closest, {ref}, differs in {', '.join(keys)}"
 
 
 def _old_runs(root: Path) -> list[Run]:
@@ -61,6 +155,9 @@ def migrate(root: str | Path | None = None, scale: str = "tiny", log=print) -> d
     results = [r for r in runs if r not in stages and r not in evals]
     moved: dict[str, str] = {}  # old ref -> new ref
 
+    resolved = _resolved(scale)
+    unmapped: dict[str, str] = {}  # new ref -> why no current resolution names it
+
     # stages in chain order: a stage is renamed once the run it starts from is
     pending = list(stages)
     while pending:
@@ -69,28 +166,46 @@ def migrate(root: str | Path | None = None, scale: str = "tiny", log=print) -> d
         if not ready:
             raise ValueError(f"{root}: init_from references form a cycle among {[str(r.path) for r in pending]}")
         for run in ready:
-            params = run.params()
-            old_ref = f"{run.path.parent.name}/{run.name}"
-            init = params["train"].get("init_from")
-            params["train"]["init_from"] = moved.get(init, init)
+            old, old_ref = run.params(), f"{run.path.parent.name}/{run.name}"
+            init = old["train"].get("init_from")
+            init = moved.get(init, init)
             m = _FINGERPRINTED.match(run.name)
-            name = f"{m.group(1)}-{params_fingerprint({**params, 'name': None})[:10]}" if m else run.name
+            why = None
+            try:
+                params = stage_params(old, init)
+                # fingerprint-named: an experiment's stage, named as the resolver names it; else a run named by hand
+                name = stage_name(STEMS.get(m.group(1), m.group(1)), params) if m else run.name
+            except Unmapped as err:
+                params, name, why = _stripped(old, init), run.name, str(err)
             params["name"] = name
             moved[old_ref] = _move(run, root, "train", name, params)
+            if why is None and m and resolved is not None and name not in resolved[0]:
+                why = (f"it starts from {init}, which is not mapped exactly" if init in unmapped
+                       else _closest(name, params, resolved[0], scale))
+            if why is not None:
+                unmapped[moved[old_ref]] = why
             log(f"  {old_ref} -> {moved[old_ref]}")
         pending = [r for r in pending if r not in ready]
 
     rows = []
     for run in evals:
         params, old_ref = run.params(), f"{run.path.parent.name}/{run.name}"
-        params["model"] = moved.get(params["model"], params["model"])
         label = params.pop("label", None)
-        if run.path.parent.name == "evals" and params["model"].startswith("train/"):
-            name = f"{params['model'].split('/', 1)[1]}-{params_fingerprint(params)[:10]}"
-        else:
-            name = run.name
+        params["model"] = model = moved.get(params["model"], params["model"])
+        shared = run.path.parent.name == "evals" and model.startswith("train/")
+        why = f"it evaluates {model}, which is not mapped exactly" if model in unmapped else None
+        try:
+            params["eval"] = EvalConfig.from_dict(params.get("eval"), f"{run.path}/params.yaml").to_dict()
+        except (ConfigError, TypeError, ValueError) as err:
+            why = why or f"its eval config is not a valid current one ({err})"
+        # a shared evaluation is named as the resolver names it; `prolong eval --experiment X --run-name Y` by hand
+        name = eval_name(model.split("/", 1)[1], params) if shared else run.name
         created = int(read_json(run.path / "run.json").get("created_ns", 0))
         moved[old_ref] = _move(run, root, "eval", name, params)
+        if why is None and shared and resolved is not None and name not in resolved[1]:
+            why = f"no experiment of params/{scale}/experiments evaluates {model} with this eval config"
+        if why is not None:
+            unmapped[moved[old_ref]] = why
         log(f"  {old_ref} -> {moved[old_ref]}")
         if run.path.parent.name != "evals":  # `prolong eval --experiment X --run-name Y`: an arm of X
             rows.append({"experiment": old_ref.split("/")[0], "arm": name, "seed": 0, "label": label or name,
@@ -122,6 +237,14 @@ def migrate(root: str | Path | None = None, scale: str = "tiny", log=print) -> d
             raise ValueError(f"{run.path}: not a run of the old layout this command knows; move it away by hand")
     for row in sorted(rows, key=lambda r: r["created_ns"]):
         append_index(row, root)
+        stale = [ref for ref in [*(row.get("stages") or []), row.get("sft"), row.get("eval"), row.get("pre_sft_eval")]
+                 if ref in unmapped]
+        if stale:
+            log(f"  ! index row {row['experiment']}/{row['arm']}-s{row['seed']} names {', '.join(stale)}: "
+                "a rerun of the experiment runs this arm again")
+    for ref, why in unmapped.items():
+        log(f"  ! {ref}: not mapped exactly to what the experiments resolve to now ({why}); "
+            "a rerun will not find it logged and will run it again")
     for run in results:
         dest = root / ATTIC / run.path.parent.name / run.name
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -169,10 +169,15 @@ def resolve_eval(spec: EvalSpec) -> EvalConfig:
     return EvalConfig.from_dict(apply_overrides(read_yaml(_repo_path(spec.params)), spec.set, source), source)
 
 
+def eval_name(model: str, params: dict[str, Any]) -> str:
+    """'<model run>-<fingerprint>': the fingerprint of the evaluation run's params ({model: 'train/<run>', eval})."""
+    return f"{model}-{params_fingerprint(params)[:10]}"
+
+
 def eval_node(model: StageNode, spec: EvalSpec) -> EvalNode:
     config = resolve_eval(spec).to_dict()
     node = EvalNode("", model.ref, config)
-    node.name = f"{model.name}-{params_fingerprint(node.params)[:10]}"
+    node.name = eval_name(model.name, node.params)
     return node
 
 
