@@ -62,6 +62,7 @@ def test_user_runs_render_beside_the_paper(tmp_path):
     render_all(load_runs(["paper", "runs"]), ["T04"], out=out)
     lines = (tmp_path / "tables" / "T04.runs.csv").read_text().splitlines()
     assert lines[0].startswith("long_data,Recall,RAG")
-    assert lines[1] == "Books,40.0,,,,,,20.0,"
-    assert lines[2] == "Code Repos,55.2,,,,,,27.6,"
+    assert lines[0].endswith(",seeds,Recall SE,RAG SE,Re-rank SE,ICL SE,QA SE,Summ SE,Avg SE,Short Avg SE")
+    assert lines[1] == "Books,40.0,,,,,,20.0,,1,,,,,,,,"         # one seed: no standard errors
+    assert lines[2] == "Code Repos,55.2,,,,,,27.6,,1,,,,,,,,"
     assert (tmp_path / "tables" / "T04.csv").read_bytes() == (paths.PAPER_RESULTS_DIR / "T04.csv").read_bytes()

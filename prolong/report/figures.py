@@ -2,7 +2,7 @@
 
 Each figure reads the indexed arms of one experiment (`params/<scale>/experiments/fig{N}.yaml`): the arms' `x` score is
 the arm's coordinate (long-data share, training tokens), their category scores are the y values, and seeds become error
-bars (mean +- one standard deviation).
+bars (mean +- one standard error over seeds).
 """
 
 from __future__ import annotations
@@ -48,11 +48,11 @@ def fig1_ppl_vs_downstream(tidy: pd.DataFrame, figures_dir: Path | None = None) 
     ppl = ppl.merge(down[["run", "x"]], on="run", suffixes=("_pre", ""))
     sns.set_theme(style="whitegrid", context="paper")
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    sns.lineplot(data=ppl, x="x", y="PPL", marker="o", ax=ax, color="C0", errorbar=("sd", 1), label="PPL (before SFT)")
+    sns.lineplot(data=ppl, x="x", y="PPL", marker="o", ax=ax, color="C0", errorbar="se", label="PPL (before SFT)")
     ax.set_xlabel("share of long data (%)")
     ax.set_ylabel("perplexity (end of long documents)")
     ax2 = ax.twinx()
-    sns.lineplot(data=down, x="x", y="Avg", marker="s", ax=ax2, color="C1", errorbar=("sd", 1), label="HELMET avg (after SFT)")
+    sns.lineplot(data=down, x="x", y="Avg", marker="s", ax=ax2, color="C1", errorbar="se", label="HELMET avg (after SFT)")
     ax2.set_ylabel("downstream average")
     ax2.grid(False)
     lines = ax.get_legend_handles_labels(), ax2.get_legend_handles_labels()
@@ -79,7 +79,7 @@ def fig2_before_after_sft(tidy: pd.DataFrame, figures_dir: Path | None = None) -
     data = pd.concat(frames, ignore_index=True)
     sns.set_theme(style="whitegrid", context="paper")
     grid = sns.relplot(data=data, x="tokens_M", y="score", hue="when", col="category", col_wrap=3, kind="line",
-                       marker="o", errorbar=("sd", 1), height=2.2, aspect=1.3, facet_kws={"sharey": False})
+                       marker="o", errorbar="se", height=2.2, aspect=1.3, facet_kws={"sharey": False})
     grid.set_axis_labels("training tokens (M)", "score")
     grid.figure.suptitle("Figure 2: scores through training, before and after SFT", fontsize=9, y=1.02)
     return _save(grid.figure, "fig2.png", figures_dir)
@@ -94,7 +94,7 @@ def fig3_long_short_ratio(tidy: pd.DataFrame, figures_dir: Path | None = None) -
     data = runs.melt(id_vars=["run", "x"], value_vars=cols, var_name="average", value_name="score")
     data["average"] = data["average"].map({"Avg": "long-context avg", "Short Avg": "short-context avg"})
     sns.set_theme(style="whitegrid", context="paper")
-    grid = sns.relplot(data=data, x="x", y="score", col="average", kind="line", marker="o", errorbar=("sd", 1),
+    grid = sns.relplot(data=data, x="x", y="score", col="average", kind="line", marker="o", errorbar="se",
                        height=2.8, aspect=1.2, facet_kws={"sharey": False})
     grid.set_axis_labels("share of long data (%)", "score")
     grid.figure.suptitle("Figure 3: long vs short data", fontsize=9, y=1.03)
@@ -111,7 +111,7 @@ def fig4_training_curve(tidy: pd.DataFrame, figures_dir: Path | None = None) -> 
     runs["stage"] = runs["label"].str.extract(r"^(Stage \d)", expand=False).fillna("")
     sns.set_theme(style="whitegrid", context="paper")
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
-    sns.lineplot(data=runs, x="x", y="Avg", hue="stage", marker="o", errorbar=("sd", 1), ax=ax)
+    sns.lineplot(data=runs, x="x", y="Avg", hue="stage", marker="o", errorbar="se", ax=ax)
     switch = runs.loc[runs["stage"] != runs["stage"].iloc[0], "x"]
     if not switch.empty:
         ax.axvline(switch.min(), color="grey", linestyle="--", linewidth=1)

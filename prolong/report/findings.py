@@ -1,8 +1,6 @@
 """The paper's findings against the logged runs: one row per finding, with the paper's evidence, what the runs
-measured, and whether the runs show the finding. Written to `figures/findings.md` (the README's table comes from it).
-
-A comparison counts as reproduced only when the difference has the paper's sign and exceeds `MARGIN` points (with one
-seed per arm, smaller differences are noise at the tiny scale); otherwise it says "not shown".
+measured (mean ± standard error over seeds) and the verdict of `prolong.report.verdict` (sign and two standard errors
+of the difference). Written to `figures/findings.md` with the rule beside it (the README's table comes from it).
 """
 
 from __future__ import annotations
@@ -16,8 +14,7 @@ import pandas as pd
 from prolong import paths
 from prolong.io import atomic_write_text
 from prolong.report.render import to_markdown
-
-MARGIN = 1.0  # points (scores are x100)
+from prolong.report.verdict import NOT_SHOWN, OPPOSITE, RULE, SHOWN, Estimate, verdict
 
 
 @dataclass
@@ -28,44 +25,44 @@ class Finding:
     measure: Callable[[pd.DataFrame], tuple[str, str]]  # tidy -> (what the runs measured, verdict)
 
 
-def _score(tidy: pd.DataFrame, experiment: str, label: str, metric: str, phase: str = "final") -> float | None:
+def _estimate(tidy: pd.DataFrame, experiment: str, label: str, metric: str, phase: str = "final") -> Estimate:
+    """One arm's seeds of a run-level score (one value per seed: an arm's seeds share its label)."""
     rows = tidy[(tidy["experiment"] == experiment) & (tidy["label"] == label) & (tidy["metric"] == metric)
                 & (tidy["dataset"] == "") & (tidy["source"] != "paper") & (tidy["phase"] == phase)]
-    return float(rows["value"].mean()) if not rows.empty else None
+    return Estimate.of(rows["value"])
 
 
-def _compare(tidy, experiment, better, worse, metric="Avg", fmt="{:.1f}", higher_is_better=True):
-    a, b = _score(tidy, experiment, better, metric), _score(tidy, experiment, worse, metric)
-    if a is None or b is None:
+def _compare(tidy, experiment, better, worse, metric="Avg", fmt="{:.1f}", phase="final", lower_is_better=False):
+    """The paper says `better` beats `worse` on `metric`."""
+    a, b = _estimate(tidy, experiment, better, metric, phase), _estimate(tidy, experiment, worse, metric, phase)
+    if a.n == 0 or b.n == 0:
         return f"not run ({experiment})", "not run"
-    diff = (a - b) if higher_is_better else (b - a)
-    text = f"{metric}: {better} {fmt.format(a)} vs {worse} {fmt.format(b)}"
-    return text, ("shown" if diff > MARGIN else "not shown" if abs(diff) <= MARGIN else "opposite")
+    text = f"{metric}: {better} {a.text(fmt)} vs {worse} {b.text(fmt)}"
+    if lower_is_better:
+        a, b = Estimate(-a.mean, a.se, a.n), Estimate(-b.mean, b.se, b.n)
+    return text, verdict(a, b)
 
 
 def _best_long_source(tidy):
+    """Table 4: the 1:1 mix of books and code repositories against CommonCrawl (the paper's two ends)."""
     rows = tidy[(tidy["experiment"] == "T04") & (tidy["metric"] == "Avg") & (tidy["source"] != "paper")
                 & (tidy["phase"] == "final") & (tidy["dataset"] == "")]
     if rows.empty:
         return "not run (T04)", "not run"
-    means = rows.groupby("label")["value"].mean().sort_values(ascending=False)
-    text = "Avg: " + ", ".join(f"{k} {v:.1f}" for k, v in means.items())
-    top = means.index[0]
-    spread = means.iloc[0] - means.iloc[-1]
-    verdict = ("shown" if top in ("Books", "Code Repos", "Books/Repos 1:1") and spread > MARGIN
-               else "not shown" if spread <= MARGIN else "opposite")
-    return text, verdict
+    _, result = _compare(tidy, "T04", "Books/Repos 1:1", "CommonCrawl")
+    means = rows.groupby("label", sort=False)["value"].apply(Estimate.of)
+    text = "Avg: " + ", ".join(f"{k} {v.text()}" for k, v in sorted(means.items(), key=lambda kv: -kv[1].mean))
+    return text, result
 
 
 def _ppl_vs_downstream(tidy):
-    ppl_full = _score(tidy, "fig3", "100% long", "PPL", "pre_sft")
-    ppl_mix = _score(tidy, "fig3", "60% long", "PPL", "pre_sft")
-    avg_full, avg_mix = _score(tidy, "fig3", "100% long", "Avg"), _score(tidy, "fig3", "60% long", "Avg")
-    if None in (ppl_full, ppl_mix, avg_full, avg_mix):
+    """Figure 1: 100% long data has the lower PPL (before SFT) but the lower HELMET average (after SFT)."""
+    ppl_text, ppl = _compare(tidy, "fig3", "100% long", "60% long", "PPL", "{:.0f}", "pre_sft", lower_is_better=True)
+    avg_text, avg = _compare(tidy, "fig3", "60% long", "100% long")
+    if "not run" in (ppl, avg):
         return "not run (fig3)", "not run"
-    text = f"100% vs 60% long: PPL {ppl_full:.0f} vs {ppl_mix:.0f}; Avg {avg_full:.1f} vs {avg_mix:.1f}"
-    shown = ppl_full < ppl_mix and avg_full + MARGIN < avg_mix
-    return text, "shown" if shown else "not shown"
+    result = SHOWN if ppl == avg == SHOWN else OPPOSITE if OPPOSITE in (ppl, avg) else NOT_SHOWN
+    return f"{ppl_text}; {avg_text}", result
 
 
 FINDINGS = [
@@ -100,5 +97,6 @@ def findings_table(tidy: pd.DataFrame) -> pd.DataFrame:
 
 def write_findings(tidy: pd.DataFrame, figures_dir: Path | None = None) -> Path:
     path = (figures_dir or paths.figures_dir()) / "findings.md"
-    atomic_write_text(path, to_markdown(findings_table(tidy), "The paper's findings in the logged runs"))
+    table = to_markdown(findings_table(tidy), "The paper's findings in the logged runs")
+    atomic_write_text(path, f"{table}\nVerdict rule: {RULE}\n")
     return path

@@ -55,9 +55,9 @@ def bars(frame: pd.DataFrame, title: str, path: Path, x: str = "metric", hue: st
     fig, panels = _panels(frame)
     for source, ax in panels:
         part = frame[frame["source"] == source]
-        # bars are means over seeds; the black lines are one standard deviation (logged runs with several seeds);
+        # bars are means over seeds; the black lines are one standard error of the mean (logged runs with several seeds);
         # groups and bars keep the table's column and row order
-        sns.barplot(data=part, x=x, y="value", hue=hue, ax=ax, errorbar=("sd", 1), err_kws={"linewidth": 1},
+        sns.barplot(data=part, x=x, y="value", hue=hue, ax=ax, errorbar="se", err_kws={"linewidth": 1},
                     order=list(dict.fromkeys(part[x])), hue_order=list(dict.fromkeys(part[hue])))
         ax.set_title(f"{title} ({source})", fontsize=9)
         ax.set_xlabel("")
@@ -77,7 +77,7 @@ def lines(frame: pd.DataFrame, title: str, path: Path, x: str, xlabel: str, hue:
     fig, panels = _panels(frame)
     for source, ax in panels:
         part = frame[frame["source"] == source]
-        sns.lineplot(data=part, x=x, y="value", hue=hue, marker="o", ax=ax, errorbar=("sd", 1))
+        sns.lineplot(data=part, x=x, y="value", hue=hue, marker="o", ax=ax, errorbar="se")
         ax.set_title(f"{title} ({source})", fontsize=9)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)

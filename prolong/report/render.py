@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from prolong.io import atomic_write_text
+from prolong.report.verdict import Estimate
 from prolong.results import read_published
 
 
@@ -22,7 +23,8 @@ def pivot(tidy: pd.DataFrame, table_id: str, source: str = "paper") -> pd.DataFr
     """Rows of `table_id` from `source`, in the paper's column order and the rows' logged order.
 
     Cells are strings (`display`): the published text for the paper; for logged runs the mean over the runs that share
-    a label (seeds), one decimal. A metric a run did not log is an empty cell. The first column holds the row label,
+    a label (seeds), one decimal, followed by a `seeds` column and one `<metric> SE` column per metric (the standard
+    error of the mean, prolong.report.verdict; empty with one seed). A metric a run did not log is an empty cell. The first column holds the row label,
     under the paper's name for it."""
     header, _ = read_published(table_id)
     rows = table_rows(tidy, table_id, source)
@@ -33,10 +35,14 @@ def pivot(tidy: pd.DataFrame, table_id: str, source: str = "paper") -> pd.DataFr
         labels = rows.groupby("run", sort=False)["label"].first()
         cells = rows.drop_duplicates(["run", "metric"], keep="last").set_index(["run", "metric"])["display"]
         body = [[labels[k]] + [cells.get((k, m), "") for m in header[1:]] for k in keys]
-    else:  # seeds of one arm share a label: one row, the mean
+    else:  # seeds of one arm share a label: one row, the mean, then the seed count and each mean's standard error
         keys = rows.groupby("label", sort=False)["order"].min().sort_values(kind="stable").index
-        means = rows.groupby(["label", "metric"])["value"].mean()
-        body = [[k] + [_fmt(means.get((k, m))) for m in header[1:]] for k in keys]
+        est = rows.groupby(["label", "metric"])["value"].apply(Estimate.of)
+        metrics = list(header[1:])
+        body = [[k] + [_fmt(est[(k, m)].mean if (k, m) in est else None) for m in metrics]
+                + [str(max((est[(k, m)].n for m in metrics if (k, m) in est), default=0))]
+                + [_fmt(est[(k, m)].se if (k, m) in est else None) for m in metrics] for k in keys]
+        header = list(header) + ["seeds"] + [f"{m} SE" for m in metrics]
     return pd.DataFrame(body, columns=list(header)).fillna("")
 
 
