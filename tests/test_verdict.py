@@ -60,3 +60,13 @@ def test_runs_table_has_seeds_and_standard_errors():
     row = table.iloc[0]
     assert row["Avg"] == "2.0" and row["Avg SE"] == "0.6" and row["seeds"] == "3"
     assert row["Recall"] == "4.0" and row["Recall SE"] == ""   # one seed: no standard error
+
+
+def test_readme_findings_table_is_the_committed_findings():
+    """The README's findings table is copied from figures/findings.md, as the last run wrote it."""
+    from prolong import paths
+
+    readme = (paths.REPO_ROOT / "README.md").read_text()
+    block = readme.split("<!-- findings: copied from figures/findings.md -->\n")[1].split("<!-- /findings -->")[0]
+    committed = (paths.REPO_ROOT / "figures" / "findings.md").read_text()
+    assert block.strip().splitlines() == [line for line in committed.splitlines() if line.startswith("|")]
