@@ -34,6 +34,8 @@ ATTIC = "migrated-old-layout"
 _FINGERPRINTED = re.compile(r"^(.*)-[0-9a-f]{10}$")
 
 # What changed between the old layout's stage params and the current ones (params/<scale>/stages/):
+TINY_CPU_THREADS = 2
+"the old tiny runs ran on torch's default threads, one per core: 2 on this project's machines, which the tiny params now fix"
 STEMS = {"extend": "stage1", "long": "stage2"}
 "old stage params file stem (the prefix of its runs' names) -> the current file's (base, sft: unchanged)"
 EXPERIMENTS = {"tiny_base": "base", "tiny_extend": "stage1", "tiny_long": "stage2"}
@@ -76,6 +78,8 @@ def stage_params(old: dict[str, Any], init_from: str | None) -> dict[str, Any]:
     data = params.get("data") or {}
     if tiny and data.get("tokenizer") is None:
         data["tokenizer"] = TINY_TOKENIZER
+    if tiny:
+        params.setdefault("train", {}).setdefault("cpu_threads", TINY_CPU_THREADS)
     if data.get("mixture") in CHANGED_MIXTURES:
         raise Unmapped(f"it trained on the old {data['mixture']}, whose mixture has changed since")
     if data.get("mixture") in MIXTURES:
@@ -194,6 +198,8 @@ def migrate(root: str | Path | None = None, scale: str = "tiny", log=print) -> d
         params["model"] = model = moved.get(params["model"], params["model"])
         shared = run.path.parent.name == "evals" and model.startswith("train/")
         why = f"it evaluates {model}, which is not mapped exactly" if model in unmapped else None
+        if scale == "tiny" and isinstance(params.get("eval"), dict):
+            params["eval"].setdefault("cpu_threads", TINY_CPU_THREADS)
         try:
             params["eval"] = EvalConfig.from_dict(params.get("eval"), f"{run.path}/params.yaml").to_dict()
         except (ConfigError, TypeError, ValueError) as err:

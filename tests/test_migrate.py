@@ -59,6 +59,7 @@ def _logged(data, form):
     if stripped["data"].get("sft"):
         stripped["data"]["sft"].pop("build_tiny")
     out = TrainParams.from_dict(stripped, "old").to_dict()
+    out["train"].pop("cpu_threads")  # a field the old code did not have
     out["data"]["build_tiny"] = True
     if out["data"].get("sft"):
         out["data"]["sft"]["build_tiny"] = True
@@ -106,6 +107,7 @@ class OldStore:
         inherited = {f"model.{k}": model[k] for k in ("rope_theta", "max_position_embeddings")}
         sft, _ = self.stage("sft", {**inherited, "train.steps": 10, "train.checkpoint_every": 10}, own, 0)
         cfg = EvalConfig.from_dict(read_yaml(paths.PARAMS_DIR / "tiny" / "eval.yaml"), "eval").to_dict()
+        cfg.pop("cpu_threads")  # a field the old code did not have
         params = {"model": sft, "eval": cfg}
         ev = f"{sft.replace('/', '__')}-{params_fingerprint(params)[:10]}"
         if not (self.root / "evals" / ev).exists():

@@ -68,6 +68,8 @@ class EvalConfig(Config):
     "model dtype when loading a saved model (CPU tests use float32)"
     device: str = "auto"
     "'auto' = cuda if available else cpu"
+    cpu_threads: int = 0
+    "torch CPU threads (0: torch's default, one per core); the tiny evaluation fixes it (bitwise reproducible runs)"
     categories: dict[str, list[str]] = field(default_factory=lambda: {k: list(v) for k, v in
                                                                       PROLONG_CATEGORIES.items()})
     "category -> datasets averaged into it (default: the paper's Table 13)"

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from prolong.determinism import set_cpu_threads
 from prolong.eval import prompts as P
 from prolong.eval.categories import CATEGORIES, NIAH, SHORT_TASKS
 from prolong.eval.config import EvalConfig
@@ -133,6 +134,7 @@ def category_scores(results: dict[tuple[str, int], dict[str, Any]], categories: 
 
 def evaluate_model(model: Any, tokenizer: Any, cfg: EvalConfig, run: Any | None = None) -> dict[str, float]:
     """Every configured task at every length (plus PPL and short tasks); writes into `run` when given."""
+    set_cpu_threads(cfg.cpu_threads)
     model.eval()
     judge = Judge(cfg.judge) if cfg.judge.enabled else None
     results: dict[tuple[str, int], dict[str, Any]] = {}

@@ -93,6 +93,8 @@ class TrainConfig(Config):
     "ranks that share every packed sequence, each a contiguous chunk (Ulysses all-to-all; paper: 8 in Stage 2)"
     seed: int = 0
     "seed of the model initialisation and the torch RNG"
+    cpu_threads: int = 0
+    "torch CPU threads (0: torch's default, one per core); the tiny stages fix it so runs are bitwise reproducible"
     precision: Literal["auto", "bf16", "fp32"] = "auto"
     "bf16 mixed precision (needs CUDA) or fp32; auto: bf16 on CUDA, fp32 on CPU"
     checkpoint_every: int = 125

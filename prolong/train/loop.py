@@ -40,6 +40,7 @@ from prolong import paths
 from prolong.data.config import resolve_data_path
 from prolong.data.mixing import MixtureStream
 from prolong.data.tokenizer import load_tokenizer, tokenizer_identity
+from prolong.determinism import set_cpu_threads
 from prolong.memory import peak_memory_bytes
 from prolong.model.build import build_model, check_vocab, resolve_model_path
 from prolong.progress import quiet
@@ -253,6 +254,7 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
     lay = init_layout(t.sequence_parallel_size)  # data-parallel groups of sequence_parallel_size ranks
     n_micro = lay.micro_batches_per_step(t.batch_size, t.micro_batch_size)  # raises if the batch does not split
 
+    set_cpu_threads(t.cpu_threads)  # fixed at the tiny scale: the bits of a run depend on its thread count
     set_seed(t.seed)
     data = data or build_data(p, acc)
     init_run = resolve_run_dir(t.init_from) if t.init_from else None
