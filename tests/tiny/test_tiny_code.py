@@ -57,7 +57,7 @@ def test_code_repos_are_a_function_of_the_seed_and_never_read_the_python_install
 
 
 def test_repo_sizes_spread_under_the_caps():
-    docs = [d for _, d in code_repo_documents(seed=0, **{"total_bytes": 1_500_000, "repo_bytes": 200_000})]
+    docs = [d for _, d in code_repo_documents(1_500_000, 200_000, seed=0)]
     sizes = sorted(len(d) for d in docs)
     assert 1_500_000 <= sum(sizes) < 1_500_000 + 200_000
     assert sizes[-1] <= 200_000 and sizes[0] >= 4_000                     # ~1K tokens and more: the mixtures' filters
