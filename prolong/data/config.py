@@ -75,7 +75,7 @@ class TinyCorpusConfig(Config):
     seed: int = 0
     "seed of the world and of every generated document"
     code_total_bytes: int = 5_000_000
-    "cap on all code repos together (Python files of the stdlib and the venv's packages)"
+    "cap on all code repos together (generated from the seed: prolong.tiny.code)"
     code_repo_bytes: int = 200_000
     "cap on one repo document"
     n_books: int = 100
