@@ -28,7 +28,7 @@ from prolong.data.sources import iter_jsonl_records
 from prolong.data.token_store import build_corpus_stores
 from prolong.data.tokenizer import train_byte_bpe
 from prolong.io import read_json
-from prolong.tiny.corpus import write_tiny_corpus
+from prolong.tiny.corpus import GENERATOR_VERSION, write_tiny_corpus
 from prolong.tiny.eval_suite import write_tiny_suite
 from prolong.tiny.instructions import write_instructions
 
@@ -113,7 +113,10 @@ def build_corpus(corpus: CorpusConfig, force: bool, workers: int | None, result:
     manifest = corpus_dir / "manifest.json"
 
     def stale() -> bool:
-        return force or not manifest.is_file() or read_json(manifest).get("config") != corpus.tiny.to_dict()
+        if force or not manifest.is_file():
+            return True
+        built = read_json(manifest)
+        return built.get("config") != corpus.tiny.to_dict() or built.get("generator") != GENERATOR_VERSION
 
     if (not stale() and (tok_dir / "tokenizer.json").is_file()
             and all((p / "store.json").is_file() for p in result.stores.values())):

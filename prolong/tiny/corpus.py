@@ -31,6 +31,9 @@ from prolong.tiny import code
 from prolong.tiny.world import World, fact_question, fact_sentence, make_world
 from prolong.io import atomic_write_json
 
+# Bumped whenever the generators' output changes for the same config; a corpus built by another version is rebuilt.
+# 2: code repos generated from the seed (1 read the machine's Python installation).
+GENERATOR_VERSION = 2
 LONG_SOURCES = ("code_repos", "books")
 SHORT_SOURCES = ("fineweb", "fineweb_edu", "wikipedia", "tulu", "stackexchange", "arxiv", "openwebmath")
 # (documents, median characters, log-normal sigma) per short source; arxiv is long (Table 14: 86% > 4K tokens)
@@ -265,7 +268,7 @@ def write_tiny_corpus(cfg: TinyCorpusConfig, out_dir: str | Path, sources=LONG_S
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    manifest = {"config": cfg.to_dict(), "sources": {}}
+    manifest = {"config": cfg.to_dict(), "generator": GENERATOR_VERSION, "sources": {}}
     for source in sources:
         tmp = out / f".{source}.jsonl.tmp"
         n_docs = n_chars = 0

@@ -8,7 +8,7 @@ import yaml
 
 from prolong import paths
 from prolong.tiny import BUILD_COMMAND, build_tiny, not_built, require_built
-from prolong.tiny.corpus import SHORT_SOURCES
+from prolong.tiny.corpus import GENERATOR_VERSION, SHORT_SOURCES
 from tests.helpers.markers import integration
 
 
@@ -35,6 +35,9 @@ def test_tiny_build_end_to_end(tmp_path, monkeypatch):
     assert {p.name for p in built.sft_dir.iterdir()} == {"instructions.jsonl", "synthetic_long.jsonl", "manifest.json"}
     manifest = json.loads((built.corpus_dir / "manifest.json").read_text())
     assert manifest["sources"]["books"]["docs"] == 3
+    # a corpus written by another version of the generators is rebuilt, though its config is the same
+    (built.corpus_dir / "manifest.json").write_text(json.dumps({**manifest, "generator": GENERATOR_VERSION - 1}))
+    assert {"corpus", "tokenizer", "stores"} <= set(build_tiny(params=tmp_path / "corpus.yaml", workers=0).seconds)
 
     from transformers import AutoTokenizer
 
