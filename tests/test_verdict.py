@@ -63,10 +63,23 @@ def test_runs_table_has_seeds_and_standard_errors():
 
 
 def test_readme_findings_table_is_the_committed_findings():
-    """The README's findings table is copied from figures/findings.md, as the last run wrote it."""
+    """The README's findings table is figures/findings.md's, as the last run wrote both (write_findings copies it)."""
     from prolong import paths
 
     readme = (paths.REPO_ROOT / "README.md").read_text()
     block = readme.split("<!-- findings: copied from figures/findings.md -->\n")[1].split("<!-- /findings -->")[0]
     committed = (paths.REPO_ROOT / "figures" / "findings.md").read_text()
     assert block.strip().splitlines() == [line for line in committed.splitlines() if line.startswith("|")]
+
+
+def test_findings_copied_into_a_readme(tmp_path):
+    from prolong.report.findings import README_BEGIN, README_END, copy_into_readme
+
+    (tmp_path / "findings.md").write_text("**title**\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nVerdict rule: ...\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{README_BEGIN}| old |\n{README_END}\nafter\n")
+    copy_into_readme(tmp_path / "findings.md", readme)
+    assert readme.read_text() == f"# x\n{README_BEGIN}| a | b |\n|---|---|\n| 1 | 2 |\n{README_END}\nafter\n"
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="no findings block"):
+        copy_into_readme(tmp_path / "findings.md", readme)

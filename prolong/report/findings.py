@@ -95,8 +95,26 @@ def findings_table(tidy: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+README_BEGIN, README_END = "<!-- findings: copied from figures/findings.md -->\n", "<!-- /findings -->"
+
+
 def write_findings(tidy: pd.DataFrame, figures_dir: Path | None = None) -> Path:
-    path = (figures_dir or paths.figures_dir()) / "findings.md"
+    """figures/findings.md; when it is the repository's own figures/ folder, also the README's copy of the table, so
+    the two never drift (a test checks them)."""
+    folder = figures_dir or paths.figures_dir()
+    path = folder / "findings.md"
     table = to_markdown(findings_table(tidy), "The paper's findings in the logged runs")
     atomic_write_text(path, f"{table}\nVerdict rule: {RULE}\n")
+    if folder.resolve() == (paths.REPO_ROOT / "figures").resolve():
+        copy_into_readme(path, paths.REPO_ROOT / "README.md")
     return path
+
+
+def copy_into_readme(findings: Path, readme: Path) -> None:
+    """Replace the table between the README's findings markers with the one in `findings`."""
+    text = readme.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        raise ValueError(f"{readme}: no findings block ({README_BEGIN.strip()} ... {README_END})")
+    head, rest = text.split(README_BEGIN, 1)
+    table = "\n".join(line for line in findings.read_text().splitlines() if line.startswith("|"))
+    atomic_write_text(readme, f"{head}{README_BEGIN}{table}\n{README_END}{rest.split(README_END, 1)[1]}")
