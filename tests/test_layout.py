@@ -1,5 +1,6 @@
-"""The package's shape, checked on its source: no import cycle between modules, and nothing in prolong/model (what
-runs inside the forward) imports the training loop or the data side."""
+"""The package's shape, checked on its source: no import cycle between modules (not even through a TYPE_CHECKING
+block or a package __init__), and nothing in prolong/model (what runs inside the forward) imports the training loop or
+the data side."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ def _module(path: Path) -> str:
 
 
 def _imports() -> dict[str, set[str]]:
-    """module -> prolong modules it imports at run time (TYPE_CHECKING blocks left out: annotations only)."""
+    """module -> prolong modules it imports, anywhere in the file (TYPE_CHECKING blocks and function bodies too; a
+    package's __init__ counts as a module, so a submodule importing from its own package closes a cycle)."""
     modules = {_module(p): p for p in PACKAGE.rglob("*.py")}
 
     def owner(name: str) -> str | None:
@@ -28,12 +30,7 @@ def _imports() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for mod, path in modules.items():
         deps: set[str] = set()
-        tree = ast.parse(path.read_text())
-        skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
-                and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
-        for node in ast.walk(tree):
-            if id(node) in skip:
-                continue
+        for node in ast.walk(ast.parse(path.read_text())):
             names = []
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("prolong"):
                 names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
@@ -41,7 +38,7 @@ def _imports() -> dict[str, set[str]]:
                 names = [a.name for a in node.names if a.name.startswith("prolong")]
             for n in names:
                 target = owner(n)
-                if target and target != mod and not target.startswith(mod + "."):  # a package's own submodules
+                if target and target != mod:
                     deps.add(target)
         graph[mod] = deps
     return graph

@@ -18,7 +18,7 @@ from prolong import paths
 from prolong.data.config import CorpusConfig, MixtureConfig
 from prolong.data.stats import length_share_table, long_tokens_table
 from prolong.data.token_store import TokenStore
-from prolong.report import plot
+import prolong.report.plot as plot  # the module, not the package (whose __init__ imports tables)
 from prolong.report.tables import Outputs, _long, _tables
 from prolong.report.render import write_table
 from prolong.runs import load_runs

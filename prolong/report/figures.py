@@ -15,7 +15,7 @@ import seaborn as sns
 
 from prolong import paths
 from prolong.eval.categories import CATEGORIES
-from prolong.report import plot
+import prolong.report.plot as plot  # the module, not the package (whose __init__ imports tables)
 
 
 def _scores(tidy: pd.DataFrame, experiment: str, phase: str = "final") -> pd.DataFrame:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from prolong import paths
 from prolong.eval.categories import CATEGORIES, ICL, QA, RAG, RECALL, RERANK, SHORT_COLUMNS, SUMM
-from prolong.report import plot
+import prolong.report.plot as plot  # the module, not the package (whose __init__ imports tables)
 from prolong.report.render import pivot, spread, write_table
 from prolong.results import captions
 

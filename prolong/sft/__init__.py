@@ -13,8 +13,8 @@ with an SFT reader (prolong.sft.packing.ConversationReader).
 from prolong.sft.config import SFTDataConfig, SFTSource
 from prolong.sft.formats import Conversation, LoadReport, SFTRecordError, load_conversations, normalize_record
 from prolong.sft.packing import ConversationReader, PackPlan, PackStats, pack_conversations, plan_packing
-from prolong.sft.stream import EncodedSet, load_source, sft_stream, sft_stream_factory
-from prolong.sft.template import EncodedConversation, TemplateError, encode_conversation
+from prolong.sft.stream import load_source, sft_stream, sft_stream_factory
+from prolong.sft.template import EncodedConversation, EncodedSet, TemplateError, encode_conversation
 
 __all__ = ["SFTDataConfig", "SFTSource", "Conversation", "LoadReport", "SFTRecordError", "load_conversations",
            "normalize_record", "ConversationReader", "PackPlan", "PackStats", "pack_conversations", "plan_packing",

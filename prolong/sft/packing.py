@@ -21,15 +21,12 @@ from __future__ import annotations
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 
 from prolong.data.packing import PackedSequence
-from prolong.sft.template import EncodedConversation
-
-if TYPE_CHECKING:
-    from prolong.sft.stream import EncodedSet
+from prolong.sft.template import EncodedConversation, EncodedSet
 
 Overlong = Literal["truncate", "skip"]
 
@@ -154,7 +151,7 @@ class ConversationReader:
     """Walks the packing plan of one SFT source (its encoded conversations) epoch by epoch: every sequence holds whole
     conversations and padding; the conversations of an epoch's unfinished last sequence are dropped."""
 
-    def __init__(self, name: str, data: "EncodedSet", seq_len: int, pad_id: int, seed: int = 0, lookahead: int = 8,
+    def __init__(self, name: str, data: EncodedSet, seq_len: int, pad_id: int, seed: int = 0, lookahead: int = 8,
                  overlong: Overlong = "truncate"):
         self.name, self.data, self.seq_len, self.pad_id, self.seed = name, data, seq_len, pad_id, seed
         self.lookahead, self.overlong = lookahead, overlong

@@ -19,8 +19,8 @@ no EOS is appended: the end-of-turn token is what generation stops on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Literal, Sequence
 
 import numpy as np
 
@@ -106,3 +106,41 @@ def encode_conversation(tokenizer, messages: list[dict[str, str]], method: MaskM
     if bos is not None and (not ids or ids[0] != bos):
         ids, mask = [bos, *ids], [False, *mask]
     return EncodedConversation(np.asarray(ids, dtype=np.int32), np.asarray(mask, dtype=bool))
+
+
+@dataclass
+class EncodedSet:
+    """The tokenized conversations of one source, flat: conversation i is ids[offsets[i]:offsets[i+1]]."""
+
+    ids: np.ndarray        # (total,) int32
+    mask: np.ndarray       # (total,) bool, True on assistant tokens
+    offsets: np.ndarray    # (n + 1,) int64
+    info: dict = field(default_factory=dict)   # load report (n_records, skipped) and cache key
+
+    @classmethod
+    def from_encoded(cls, convs: Sequence[EncodedConversation], info: dict | None = None) -> "EncodedSet":
+        lens = np.array([len(c) for c in convs], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+        ids = np.concatenate([c.input_ids for c in convs]).astype(np.int32) if convs else np.zeros(0, np.int32)
+        mask = np.concatenate([c.loss_mask for c in convs]).astype(bool) if convs else np.zeros(0, bool)
+        return cls(ids, mask, offsets, info or {})
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> EncodedConversation:
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+        return EncodedConversation(self.ids[a:b], self.mask[a:b])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def first_target(self) -> np.ndarray:
+        """(n,) position of each conversation's first target token (its length when it has none)."""
+        pos = np.flatnonzero(self.mask)
+        conv = np.searchsorted(self.offsets, pos, side="right") - 1
+        first = self.lengths.copy()
+        uniq, idx = np.unique(conv, return_index=True)
+        first[uniq] = pos[idx] - self.offsets[uniq]
+        return first

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from prolong.data.config import TinyCorpusConfig
-from prolong.tiny import code
+from prolong.tiny.code import code_repo_documents
 from prolong.tiny.world import World, fact_question, fact_sentence, make_world
 from prolong.io import atomic_write_json
 
@@ -42,14 +42,6 @@ SHORT_SHAPES: dict[str, tuple[int, int, float]] = {
     "tulu": (900, 900, 0.7), "stackexchange": (700, 1300, 0.8), "arxiv": (60, 36000, 0.5),
     "openwebmath": (500, 1800, 1.0),
 }
-
-
-# ---- code repos ------------------------------------------------------------------------------------------------
-
-def code_repo_documents(total_bytes: int, repo_bytes: int, seed: int = 0,
-                        world: World | None = None) -> Iterator[tuple[str, str]]:
-    """(repo name, document) of generated repositories (prolong.tiny.code) until `total_bytes`."""
-    yield from code.code_repo_documents(total_bytes, repo_bytes, seed, world if world is not None else make_world(seed))
 
 
 # ---- books -----------------------------------------------------------------------------------------------------

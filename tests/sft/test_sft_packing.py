@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from prolong.sft.packing import ConversationReader, pack_conversations, plan_packing
-from prolong.sft.stream import EncodedSet
+from prolong.sft.template import EncodedSet
 from prolong.sft.template import EncodedConversation
 
 PAD = 2

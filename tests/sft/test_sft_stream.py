@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from prolong.sft.stream import EncodedSet, sft_stream
+from prolong.sft.stream import sft_stream
+from prolong.sft.template import EncodedSet
 from prolong.sft.template import EncodedConversation
 
 L = 128

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from prolong.data.config import TinyCorpusConfig
 from prolong.data.sources import REPO_HEADER
-from prolong.tiny.corpus import code_repo_documents, write_tiny_corpus
+from prolong.tiny.code import code_repo_documents
+from prolong.tiny.corpus import write_tiny_corpus
+from prolong.tiny.world import make_world
 
 CFG = dict(code_total_bytes=400_000, code_repo_bytes=60_000)
 _SPLIT = re.compile("(?:^|\n\n)" + re.escape(REPO_HEADER.strip("\n")).replace(r"\{path\}", "(.+?)") + "\n")
@@ -57,7 +59,7 @@ def test_code_repos_are_a_function_of_the_seed_and_never_read_the_python_install
 
 
 def test_repo_sizes_spread_under_the_caps():
-    docs = [d for _, d in code_repo_documents(1_500_000, 200_000, seed=0)]
+    docs = [d for _, d in code_repo_documents(1_500_000, 200_000, 0, make_world(0))]
     sizes = sorted(len(d) for d in docs)
     assert 1_500_000 <= sum(sizes) < 1_500_000 + 200_000
     assert sizes[-1] <= 200_000 and sizes[0] >= 4_000                     # ~1K tokens and more: the mixtures' filters
@@ -65,7 +67,7 @@ def test_repo_sizes_spread_under_the_caps():
 
 
 def test_later_files_use_identifiers_that_earlier_files_define():
-    for name, doc in code_repo_documents(400_000, 60_000, seed=3):
+    for name, doc in code_repo_documents(400_000, 60_000, 3, make_world(3)):
         files = _files(doc)
         paths = list(files)
         assert paths[0] == f"{name}/__init__.py" and paths[1] == f"{name}/constants.py"

@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from prolong.eval.categories import HELMET_CATEGORIES
 
 if TYPE_CHECKING:
-    from prolong.eval.config import EvalConfig
     from prolong.eval.tasks.base import EvalItem, TaskSpec
 
-Builder = Callable[[str, Any, int, "EvalConfig"], "tuple[TaskSpec, list[EvalItem]]"]
-"(dataset name, tokenizer, input length, params) -> the task's spec and test items at that length"
-Evaluator = Callable[[str, Any, Any, "EvalConfig"], "WholeModelResult"]
-"(dataset name, model, tokenizer, params) -> the task's output JSON, the length it is logged under, and its score"
+# The params argument is a prolong.eval.config.EvalConfig; it is typed Any here because the config imports this
+# registry (it checks task names when a params file is read), and the registry must not import the config back.
+Builder = Callable[[str, Any, int, Any], "tuple[TaskSpec, list[EvalItem]]"]
+"(dataset name, tokenizer, input length, EvalConfig) -> the task's spec and test items at that length"
+Evaluator = Callable[[str, Any, Any, Any], "WholeModelResult"]
+"(dataset name, model, tokenizer, EvalConfig) -> the task's output JSON, the length it is logged under, and its score"
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,12 @@ class Task:
     column: str = ""
     "whole-model tasks: the score's column (PPL, HellaSwag, ...)"
 
-    def items(self, tokenizer: Any, length: int, cfg: EvalConfig) -> tuple[TaskSpec, list[EvalItem]]:
+    def items(self, tokenizer: Any, length: int, cfg: Any) -> tuple[TaskSpec, list[EvalItem]]:
         spec, items = self.build(self.name, tokenizer, length, cfg)
         assert spec.category == self.category, (self.name, spec.category, self.category)
         return spec, items
 
-    def run(self, model: Any, tokenizer: Any, cfg: EvalConfig) -> WholeModelResult:
+    def run(self, model: Any, tokenizer: Any, cfg: Any) -> WholeModelResult:
         return self.evaluate(self.name, model, tokenizer, cfg)
 
 
