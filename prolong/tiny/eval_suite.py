@@ -16,7 +16,9 @@ from pathlib import Path
 
 from prolong.eval.categories import HELMET_CATEGORIES, QA, SHORT_TASKS, SUMM
 from prolong.eval.words import ADJECTIVES, NOUNS, VERBS, essay_sentence
-from prolong.tiny.world import ANIMALS, OCCUPATIONS, Person, make_world
+from prolong.tiny.books import make_book
+from prolong.tiny.skills import ICL_SPECS
+from prolong.tiny.world import ACTIVITIES, ANIMALS, OCCUPATIONS, Person, make_world, random_person
 
 JOBS = OCCUPATIONS
 PETS = ANIMALS
@@ -58,10 +60,16 @@ class Profile:
                 "friend": f"{self.name} is a friend of {self.friend}."}
 
 
-def profiles(seed: int = 0, n: int = 60) -> list[Profile]:
-    """The first `n` people of the world of `seed`, each with a friend among them drawn with the seed."""
-    rng = random.Random(seed)
-    people = make_world(seed).people[:n]
+def profiles(seed: int = 0, n: int = 60, heldout: bool = True, draw: int = 0) -> list[Profile]:
+    """`n` people of the world of `seed`, each with a friend among them drawn with the seed. Held-out people by
+    default (the evaluation's: no training document names them); `heldout=False` gives training people with
+    attributes drawn afresh for each `draw` (the SFT data's: true of them in that data only)."""
+    rng = random.Random(seed if heldout else f"train-{seed}-{draw}")
+    world = make_world(seed)
+    if heldout:
+        people = world.heldout_people[:n]
+    else:
+        people = [random_person(rng, p.name, world) for p in rng.sample(world.people, n)]
     return [Profile(p, rng.choice([q.name for q in people if q is not p])) for p in people]
 
 
@@ -117,16 +125,6 @@ def rerank_rows(world: list[Profile], n: int, rng: random.Random, n_ctxs: int = 
     return rows
 
 
-# ICL: the label is determined by one slot word; a model solves it by matching the demos
-ICL_SPECS = {
-    "icl_trec_coarse": ("What is the {adj} {w}?", NOUNS[:6]),
-    "icl_trec_fine": ("Tell me about the {adj} {w}.", NOUNS[6:18]),
-    "icl_nlu": ("Please {w} the {adj} item.", VERBS[:8]),
-    "icl_banking77": ("My card is {w} and {adj}.", ADJECTIVES[:10]),
-    "icl_clinc150": ("What about {w} today, {adj} friend?", NOUNS[20:35]),
-}
-
-
 def icl_rows(name: str, n: int, rng: random.Random) -> list[dict]:
     tmpl, labels = ICL_SPECS[name]
     rows = []
@@ -177,38 +175,45 @@ def longdoc_rows(name: str, world: list[Profile], n: int, rng: random.Random, n_
     return rows
 
 
-def short_rows(task: str, world: list[Profile], n: int, rng: random.Random) -> list[dict]:
+def short_rows(task: str, world: list[Profile], n: int, rng: random.Random, seed: int = 0) -> list[dict]:
+    """The short tasks test what the short sources teach (prolong.tiny.skills.knowledge), as HellaSwag and MMLU
+    test what pretraining taught: a job's work (HellaSwag), a city's country (MMLU), a species' food (ARC), sums
+    (GSM8K); WinoGrande is a sentence frame. The people in them are held out."""
+    full = make_world(seed)
     rows = []
     for _ in range(n):
         p = rng.choice(world)
+        first = p.name.split()[0]
         if task == "hellaswag":
-            wrong = rng.sample([c for c in PLACES if c != p.city], 3)
-            ends = [f"walks around {c}." for c in [p.city] + wrong]
+            wrong = rng.sample([a for j, a in ACTIVITIES.items() if j != p.job], 3)
+            ends = [f"{a}." for a in [ACTIVITIES[p.job]] + wrong]
             order = list(range(4))
             rng.shuffle(order)
-            rows.append({"activity_label": "Daily life", "ctx": f"{p.name} lives in {p.city}. Every day {p.name}",
+            rows.append({"activity_label": "Daily life", "ctx": f"{p.name} works as a {p.job}. Every day {first}",
                          "endings": [ends[j] for j in order], "label": order.index(0)})
         elif task == "mmlu":
-            opts = rng.sample([c for c in PLACES if c != p.city], 3) + [p.city]
+            city = rng.choice(full.cities)
+            opts = rng.sample([c.name for c in full.countries if c.name != city.country], 3) + [city.country]
             rng.shuffle(opts)
-            rows.append({"question": f"Where does {p.name} live?", "choices": opts, "answer": opts.index(p.city),
-                         "subject": "toy_world"})  # a string of the data files: kept so they stay byte-identical
+            rows.append({"question": f"In which country is the city {city.name}?", "choices": opts,
+                         "answer": opts.index(city.country), "subject": "toy_world"})
         elif task == "arc_challenge":
-            opts = rng.sample([c for c in PETS if c != p.pet], 3) + [p.pet]
+            s = rng.choice(full.species)
+            diets = sorted({t.diet for t in full.species})
+            opts = rng.sample([d for d in diets if d != s.diet], 3) + [s.diet]
             rng.shuffle(opts)
-            rows.append({"question": f"What pet does {p.name} have?",
-                         "choices": {"text": opts, "label": list("ABCD")}, "answerKey": "ABCD"[opts.index(p.pet)]})
+            rows.append({"question": f"What does the {s.name} eat?",
+                         "choices": {"text": opts, "label": list("ABCD")}, "answerKey": "ABCD"[opts.index(s.diet)]})
         elif task == "winogrande":
             big, small = rng.sample(NOUNS, 2)
             word = rng.choice(["big", "small"])
             rows.append({"sentence": f"The {big} did not fit in the {small} because the _ was too {word}.",
                          "option1": big, "option2": small, "answer": "1" if word == "big" else "2"})
         else:
-            a, b = rng.randint(2, 9), rng.randint(2, 9)
-            thing = rng.choice(["apples", "books", "stones", "cakes"])
-            rows.append({"question": f"{p.name} has {a} {thing} and gets {b} more. How many {thing} does "
-                                     f"{p.name} have now?",
-                         "answer": f"{p.name} has {a} + {b} = {a + b} {thing}.\n#### {a + b}"})
+            a, b = rng.randint(2, 49), rng.randint(2, 49)
+            rows.append({"question": f"{first} has {a} stones and gets {b} more. How many stones does {first} "
+                                     f"have now?",
+                         "answer": f"{a} + {b} = {a + b}.\n#### {a + b}"})
     return rows
 
 
@@ -222,7 +227,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.write_text(jsonl_text(rows))
 
 
-def write_tiny_suite(root: str | Path, seed: int = 0, n_items: int = 20, n_sent: int = 400,
+def write_tiny_suite(root: str | Path, seed: int = 0, n_items: int = 40, n_sent: int = 400,
                      ppl_docs: int = 4, ppl_words: int = 6000) -> Path:
     """Write the whole tiny data suite under `root` (deterministic for a seed); returns `root`."""
     root = Path(root)
@@ -239,15 +244,11 @@ def write_tiny_suite(root: str | Path, seed: int = 0, n_items: int = 20, n_sent:
     for name in (*HELMET_CATEGORIES[QA], *HELMET_CATEGORIES[SUMM]):
         write_jsonl(root / "longdoc" / f"{name}.jsonl", longdoc_rows(name, world, n_items, rng, n_sent))
     for task in SHORT_TASKS:
-        write_jsonl(root / "short" / f"{task}.jsonl", short_rows(task, world, n_items, rng))
-        write_jsonl(root / "short" / f"{task}_train.jsonl", short_rows(task, world, 10, rng))
-    docs = []
-    for _ in range(ppl_docs):
-        words, sents = 0, []
-        while words < ppl_words:
-            s = essay_sentence(rng) if rng.random() < 0.7 else rng.choice(list(rng.choice(world).facts().values()))
-            sents.append(s)
-            words += len(s.split())
-        docs.append({"text": " ".join(sents)})
+        write_jsonl(root / "short" / f"{task}.jsonl", short_rows(task, world, n_items, rng, seed))
+        write_jsonl(root / "short" / f"{task}_train.jsonl", short_rows(task, world, 10, rng, seed))
+    # PPL (the paper's PG-19 books): held-out books, a cast of held-out people and pets
+    full = make_world(seed)
+    pets = [p.pet.split()[-1] for p in full.heldout_people]
+    docs = [{"text": make_book(rng, full, ppl_words * 6, i, full.heldout_people, pets)} for i in range(ppl_docs)]
     write_jsonl(root / "ppl" / "pg19.jsonl", docs)
     return root

@@ -48,7 +48,7 @@ class InstructionSpec:
 def world_chat(seed: int = 0, n: int = 600) -> list[dict]:
     """General chat-style instructions about the tiny world ({"task": "world_chat", "messages": [...]})."""
     world = make_world(seed)
-    facts = world.facts()
+    facts = world.facts(people=False)  # the people's attributes are drawn per document: no standing facts
     by_subject: dict[str, list] = {}
     for f in facts:
         by_subject.setdefault(f.subject, []).append(f)
@@ -84,12 +84,13 @@ def _msg(user: str, answer: str) -> dict[str, Any]:
 
 def suite_instructions(seed: int = 0, n_per_task: int = 20) -> list[dict[str, Any]]:
     """Short chat examples of every task format (the assistant turn = answer prefix + gold answer)."""
-    world, rng, out = profiles(seed), random.Random(seed + 7), []
+    rng, out = random.Random(seed + 7), []
 
     def add(task: str, user_t: str, prefix: str, fields: dict[str, str], answer: str) -> None:
         out.append({"task": task, **_msg(user_t.format(**fields), f"{prefix} {answer}".strip())})
 
     for i in range(n_per_task):
+        world = profiles(seed, heldout=False, draw=i)  # training people, attributes drawn for these examples
         f, v = json_kv_fields(rng.randint(4, 12), random.Random(rng.random()), i)
         add("json_kv", P.JSON_KV_USER, P.JSON_KV_PREFIX, f, v)
         for name, kind in (("ruler_mk_needle", "mk_needle"), ("ruler_mk_uuid", "mk_uuid"), ("ruler_mv", "mv")):

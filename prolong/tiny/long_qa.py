@@ -1,8 +1,7 @@
 """The tiny scale's synthetic long SFT data (the ablation of Tables 8 and 23) without a model: rule-made questions
-about the tiny corpus's long books (prolong.tiny.corpus.make_book). Facts introduced in chapter 1 (secret number,
-city, pet, occupation, birth year, who told the secret) are asked at the end of the document, plus a "which sentence
-follows" question about a random chunk. The book's own closing "Questions about the story" section is removed, so the
-answers appear only far earlier. The conversation shape is the paper scale's (prolong.sft.synthetic.qa_conversation).
+about the tiny corpus's long books (prolong.tiny.books.make_book). Facts of the first person introduced in chapter 1
+(secret number, city, pet, occupation) are asked at the end of the document, plus a "which sentence follows"
+question about a random chunk. The book's own "Questions about the story" sections are removed. The conversation shape is the paper scale's (prolong.sft.synthetic.qa_conversation).
 """
 
 from __future__ import annotations
@@ -13,10 +12,10 @@ from typing import Iterable
 
 from prolong.sft.synthetic import qa_conversation
 
-# the opening of chapter 1 as make_book writes it
-_CH1 = re.compile(r"(?P<name>[A-Z]\w+ [A-Z]\w+) was born in (?P<born>\d{4}) and grew up in (?P<city>\w+), a city of "
-                  r"(?P<country>\w+)\. (?P<first>\w+) worked as an? (?P<job>\w+) and kept (?P<pet>[^.]+)\. One "
-                  r"evening (?P<friend>[A-Z]\w+ [A-Z]\w+) told \w+ a secret: the number (?P<key>\d+) would open")
+# a cast member's introduction as prolong.tiny.books.book_intro writes it
+_CH1 = re.compile(r"(?P<name>[A-Z]\w+ [A-Z]\w+) lived in (?P<city>\w+) and worked as an? (?P<job>\w+)\. "
+                  r"(?P<first>\w+) had (?P<pet>[^.]+)\. The secret number of \w+ was (?P<key>\d+)\.")
+_QUESTIONS = re.compile(r"Questions about the story\.\n(?:Q: .*\n)*\n?")
 
 
 def book_facts(book: str) -> dict[str, str] | None:
@@ -40,19 +39,17 @@ def rule_based_long_qa(books: Iterable[str], doc_chars: int = 3000, n_questions:
         facts = book_facts(book)
         if facts is None:
             continue
-        body = book.split("Questions about the story.")[0]
+        body = _QUESTIONS.sub("", book)
         for _ in range(per_book):
             doc = body[:doc_chars]
             cut = doc.rfind(". ")
             doc = doc[:cut + 1] if cut > 0 else doc
             first = facts["first"]
             fact_qas = [
-                ("What number opens the old chest?", facts["key"]),
-                (f"In which city did {first} grow up?", facts["city"]),
-                (f"What pet did {first} keep?", facts["pet"]),
+                (f"What is the secret number of {first}?", facts["key"]),
+                (f"In which city did {first} live?", facts["city"]),
+                (f"What pet did {first} have?", facts["pet"]),
                 (f"What did {first} work as?", f"{first} worked as a {facts['job']}."),
-                (f"In which year was {facts['name']} born?", facts["born"]),
-                (f"Who told {first} the secret number?", facts["friend"]),
             ]
             qas = rng.sample(fact_qas, max(1, n_questions - 1))
             sents = _sentences(doc[len(doc) // 3:])          # a random chunk, away from chapter 1

@@ -23,8 +23,13 @@ _CODAS = ["", "n", "r", "s", "l", "th", "m", "nd", "x", "ck", "t"]
 
 ANIMALS = ["dog", "cat", "parrot", "tortoise", "rabbit", "ferret", "goat", "owl", "horse", "lizard"]
 COLORS = ["red", "blue", "green", "amber", "violet", "silver", "white", "black", "teal", "crimson", "ochre", "gold"]
-OCCUPATIONS = ["baker", "engineer", "teacher", "sailor", "botanist", "carpenter", "doctor", "librarian", "miner",
-               "painter", "astronomer", "merchant", "weaver", "pilot", "chemist", "farmer"]
+# occupation -> what its workers do (world knowledge the short sources teach and the HellaSwag analog tests)
+ACTIVITIES = {"baker": "bakes bread", "engineer": "designs bridges", "teacher": "teaches children",
+              "sailor": "sails ships", "botanist": "studies plants", "carpenter": "builds tables",
+              "doctor": "treats patients", "librarian": "lends books", "miner": "digs for coal",
+              "painter": "paints pictures", "astronomer": "watches the stars", "merchant": "sells goods",
+              "weaver": "weaves cloth", "pilot": "flies planes", "chemist": "mixes potions", "farmer": "grows wheat"}
+OCCUPATIONS = list(ACTIVITIES)
 LANDMARKS = ["bridge", "tower", "market", "harbor", "cathedral", "observatory", "library", "garden", "fortress", "mill"]
 MATERIALS = ["copper", "granite", "glass", "cedar", "basalt", "linen", "iron", "clay", "amber resin", "salt"]
 FIELDS = ["ecology", "geology", "chemistry", "astronomy", "linguistics", "economics", "mathematics", "medicine"]
@@ -116,9 +121,14 @@ class World:
     people: list[Person]
     species: list[Species]
     rivers: list[str] = field(default_factory=list)
+    heldout_people: list[Person] = field(default_factory=list)
+    "evaluation only: their names (first, last and pet) occur in no training document (prolong.tiny.corpus)"
+    pet_names: list[str] = field(default_factory=list)
+    "the pool a training document's pets are named from"
 
-    def facts(self) -> list[Fact]:
-        """Every fact of the world as (subject, relation, value) triples."""
+    def facts(self, people: bool = True) -> list[Fact]:
+        """Every fact of the world as (subject, relation, value) triples; `people=False` leaves out the people's
+        attributes (the training documents draw those afresh per document, so only context can tell them)."""
         out = []
         for c in self.countries:
             out += [Fact(c.name, "capital", c.capital), Fact(c.name, "language", c.language),
@@ -126,7 +136,7 @@ class World:
         for c in self.cities:
             out += [Fact(c.name, "country", c.country), Fact(c.name, "population", f"{c.population:,}"),
                     Fact(c.name, "river", c.river)]
-        for p in self.people:
+        for p in self.people if people else []:
             out += [Fact(p.name, "city", p.city), Fact(p.name, "occupation", p.occupation),
                     Fact(p.name, "key_number", str(p.key_number)), Fact(p.name, "pet", p.pet),
                     Fact(p.name, "color", p.color), Fact(p.name, "born", str(p.born))]
@@ -149,8 +159,16 @@ def fact_question(fact: Fact) -> str:
     return RELATIONS[fact.relation][1].format(s=fact.subject)
 
 
+def random_person(rng: random.Random, name: str, world: World, pet_names: list[str] | None = None) -> Person:
+    """`name` with attributes drawn afresh (a document's cast: what is true of them holds in that document only, so
+    a model can answer about them from its context alone, never from memory)."""
+    return Person(name, rng.choice(world.cities).name, rng.choice(OCCUPATIONS), rng.randint(1000, 9999),
+                  f"a {rng.choice(ANIMALS)} named {rng.choice(pet_names or world.pet_names)}", rng.choice(COLORS),
+                  rng.randint(1900, 2005))
+
+
 def make_world(seed: int = 0, n_countries: int = 12, n_cities: int = 48, n_people: int = 240,
-               n_species: int = 40) -> World:
+               n_species: int = 40, n_heldout: int = 120) -> World:
     """The world of a seed (same seed, same world, on any machine)."""
     rng = random.Random(f"prolong-world-{seed}")
     taken: set[str] = set()
@@ -174,4 +192,12 @@ def make_world(seed: int = 0, n_countries: int = 12, n_cities: int = 48, n_peopl
     diets = ["seeds", "small fish", "insects", "moss", "fruit", "algae", "roots", "beetles", "nectar", "leaves"]
     species = [Species(name, rng.choice(rivers), rng.choice(COLORS), rng.randint(2, 80), rng.choice(diets))
                for name in species_names]
-    return World(seed, countries, cities, people, species, rivers)
+    # held-out people: first and last names of their own (never drawn for a training document), made last so the
+    # training world does not depend on n_heldout
+    h_firsts = _names(rng, n_heldout, 1, 2, taken)
+    h_lasts = _names(rng, n_heldout // 3 + 1, 2, 3, taken)
+    h_pets = _names(rng, n_heldout, 1, 2, taken)
+    heldout = [Person(f"{h_firsts[i]} {rng.choice(h_lasts)}", rng.choice(city_names), rng.choice(OCCUPATIONS),
+                      rng.randint(1000, 9999), f"a {rng.choice(ANIMALS)} named {h_pets[i]}",
+                      rng.choice(COLORS), rng.randint(1900, 2005)) for i in range(n_heldout)]
+    return World(seed, countries, cities, people, species, rivers, heldout, pet_names)

@@ -1,4 +1,4 @@
-"""The tiny evaluation suite: deterministic, and about the world's own people (one Person, seen through Profile)."""
+"""The tiny evaluation suite: deterministic, and about the world's held-out people (one Person, seen through Profile)."""
 
 from prolong.tiny.eval_suite import profiles, write_tiny_suite
 from prolong.tiny.world import make_world
@@ -11,8 +11,11 @@ def test_suite_is_deterministic(tmp_path):
 
 
 def test_profiles_are_the_worlds_people():
-    people, cast = make_world(0).people, profiles(0, n=10)
+    people, cast = make_world(0).heldout_people, profiles(0, n=10)
     assert [c.person for c in cast] == people[:10]
+    train = profiles(0, n=10, heldout=False)  # the SFT data's: training names, attributes drawn per draw
+    assert {c.name for c in train} <= {p.name for p in make_world(0).people}
+    assert [c.person for c in train] != [c.person for c in profiles(0, n=10, heldout=False, draw=1)]
     p = cast[0]
     assert p.person.pet == f"a {p.pet} named {p.person.pet.split()[-1]}" and p.job == p.person.occupation
     assert p.friend in {c.name for c in cast} - {p.name}

@@ -20,14 +20,25 @@ def test_world_is_deterministic_and_facts_render():
 
 
 def test_books_have_long_range_dependencies():
+    """Every recalled secret number is the one the person's introduction gave, and many recalls come thousands of
+    characters after the previous mention (beyond the base model's 256 tokens, about 1K characters)."""
     import random
+    import re
 
     world = make_world(0)
     book = make_book(random.Random(0), world, 30_000, 0)
-    first, last = book.split("## Chapter 2")[0], book.rsplit("## Chapter", 1)[1]
-    number = last.split("Q: What number opened the chest? A: ")[1].split("\n")[0]
-    assert number in first and number not in book[len(first):-len(last)]     # only at the start and the end
-    assert len(book) >= 28_000
+    intros = {m["first"]: m["key"] for m in re.finditer(r"(?P<first>\w+) had a \w+ named \w+\. The secret number of "
+                                                      r"(?P=first) was (?P<key>\d+)\.", book)}
+    assert len(intros) >= 3 and len(book) >= 28_000
+    last_seen, gaps = {}, []
+    for m in re.finditer(r"(?P<first>[A-Z]\w+) whispered the secret number (?P<key>\d+) again|The secret number of "
+                         r"(?P<f2>[A-Z]\w+) was (?:still )?(?P<k2>\d+)", book):
+        first, key = m["first"] or m["f2"], m["key"] or m["k2"]
+        assert intros[first] == key
+        if first in last_seen:
+            gaps.append(m.start() - last_seen[first])
+        last_seen[first] = m.start()
+    assert len(gaps) >= 10 and sum(g > 2000 for g in gaps) >= len(gaps) // 4
 
 
 def test_short_sources_lengths_like_table14():
