@@ -16,7 +16,9 @@ from prolong.migrate import migrate
 from prolong.runs import MODEL_DIR, Run, params_fingerprint, read_index
 from prolong.train.config import TrainParams
 
-# The old stage params files (548f515: params/tiny/experiments/{base,extend}.yaml, params/tiny/sft.yaml), comments cut.
+# The old stage params files (548f515: params/tiny/experiments/{base,extend}.yaml, params/tiny/sft.yaml), comments cut;
+# the base's step count is today's (a store migrates onto the same runs only when the recipe is the same).
+_BASE_STEPS = read_yaml(paths.PARAMS_DIR / "tiny" / "stages" / "base.yaml")["train"]["steps"]
 _MODEL = dict(pretrained=None, hidden_size=128, intermediate_size=384, num_layers=4, num_heads=4, num_kv_heads=2,
               vocab_size=None, doc_masking=True, attention="auto", gradient_checkpointing=False, loss_block_size=256)
 _OPTIM = dict(betas=[0.9, 0.95], eps=1.0e-8, weight_decay=0.1, grad_clip=1.0, min_lr_ratio=0.1)
@@ -27,7 +29,7 @@ OLD = {
              "data": {"mixture": "params/tiny/mixtures/base.yaml", "seq_len": 256, "tokenizer": None,
                       "build_tiny": True, "seed": 0},
              "optim": {"lr": 2.0e-3, **_OPTIM, "warmup_fraction": 0.1},
-             "train": {"steps": 300, "batch_size": 8, "micro_batch_size": 8, **_TRAIN, "checkpoint_every": 100,
+             "train": {"steps": _BASE_STEPS, "batch_size": 8, "micro_batch_size": 8, **_TRAIN, "checkpoint_every": 100,
                        "keep_checkpoints": 2}},
     "extend": {"experiment": "tiny_extend", "name": None, "label": "Tiny 1K continued training",
                "model": {**_MODEL, "rope_theta": 160000.0, "max_position_embeddings": 1024},

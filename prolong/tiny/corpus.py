@@ -32,9 +32,8 @@ from typing import Callable, Iterator
 from prolong.data.config import TinyCorpusConfig
 from prolong.tiny.code import code_repo_documents
 from prolong.eval.words import ADJECTIVES
-from prolong.tiny import skills
 from prolong.tiny.books import make_book
-from prolong.tiny.skills import ICL_SPECS
+from prolong.tiny.skills import ICL_SPECS, documents, knowledge, mapping, needles, ranking
 from prolong.tiny.world import World, fact_question, fact_sentence, make_world, random_person
 from prolong.io import atomic_write_json
 
@@ -185,17 +184,17 @@ def _math(rng, world, target, skill=None, rate=0.0):
 
 # source -> (share of paragraphs that are skill passages, the skills it carries); prolong.tiny.skills
 def _icl(rng: random.Random, world: World) -> str:
-    return skills.mapping(rng, list(ICL_SPECS.values()), ADJECTIVES[10:])
+    return mapping(rng, list(ICL_SPECS.values()), ADJECTIVES[10:])
 
 
 SOURCE_SKILLS: dict[str, tuple[float, tuple[Callable[[random.Random, World], str], ...]]] = {
-    "fineweb": (0.7, (skills.knowledge, skills.documents, skills.needles)),
-    "fineweb_edu": (0.7, (skills.knowledge, skills.knowledge, skills.documents, _icl)),
-    "wikipedia": (0.7, (skills.knowledge, skills.documents, skills.ranking)),
-    "tulu": (0.8, (lambda r, w: skills.needles(r, w, chat=True), skills.documents, skills.ranking, _icl)),
-    "stackexchange": (0.7, (skills.needles, _icl, skills.ranking)),
-    "arxiv": (0.5, (skills.needles, skills.documents)),
-    "openwebmath": (0.6, (skills.knowledge,)),
+    "fineweb": (0.7, (knowledge, documents, needles)),
+    "fineweb_edu": (0.7, (knowledge, knowledge, documents, _icl)),
+    "wikipedia": (0.7, (knowledge, documents, ranking)),
+    "tulu": (0.8, (lambda r, w: needles(r, w, chat=True), documents, ranking, _icl)),
+    "stackexchange": (0.7, (needles, _icl, ranking)),
+    "arxiv": (0.5, (needles, documents)),
+    "openwebmath": (0.6, (knowledge,)),
 }
 
 _SHORT_MAKERS = {"fineweb": _web, "fineweb_edu": _edu, "wikipedia": _wiki, "tulu": _tulu,
