@@ -1,13 +1,20 @@
 """Recall: JSON KV and the RULER needle tasks (MK-needle, MK-UUID, MV), plus the passkey NIAH. All generated
 offline from a seed and sized for any tokenizer and input length by binary search on the number of haystack units
 so that the prompt fills `length - max_new_tokens` tokens.
+
+The count is found on one sample (or taken from HELMET's table), but items differ in their random keys and values
+and so in their token counts: each item is then shrunk, on its own, to the largest haystack whose prompt fits the
+budget (as RULER's generator lowers `num_haystack` per sample). Without that, an item over the budget would be cut
+at the context's end by the runner, deleting the gold of the items whose needle sits at depth 1.0.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import TYPE_CHECKING, Callable
 
 from prolong.eval import prompts as P
 from prolong.eval.categories import HELMET_CATEGORIES, NIAH, RECALL
@@ -35,6 +42,35 @@ def _size(tokenizer, spec: TaskSpec, length: int, make_fields, fixed: int | None
     return fit_count(lambda n: prompt_len(tokenizer, spec, make_fields(n, random.Random(0), 0)), budget)
 
 
+def _item_rng(seed: int, i: int) -> random.Random:
+    """Item i's generator, re-created for every trial size so that a shrunk item keeps its seed."""
+    return random.Random(seed * 100003 + i)
+
+
+def fit_item(tokenizer, spec: TaskSpec, length: int, n: int, make: Callable[[int], tuple[dict[str, str], object]]
+             ) -> tuple[int, dict[str, str], object]:
+    """(units, fields, answers) of one item: `n` units if its prompt fits `length - max_new_tokens`, else the
+    largest smaller count that does. `make(k)` must build the item with `k` units from a fresh copy of the item's
+    generator; the gold's depth is relative to `k`, so a shrunk item keeps its depth.
+
+    A fitting item costs one tokenization. An overshooting one steps down by the units its excess comes to at its
+    own tokens per unit (plus one) until it fits, then searches upwards between there and `n`: items differ from
+    the sized sample by a few units, so this spans a few units, not all of [1, n]."""
+    budget = length - spec.max_new_tokens
+
+    @lru_cache(maxsize=None)  # the search below probes counts already measured
+    def measure(k: int) -> int:
+        return prompt_len(tokenizer, spec, make(k)[0])
+
+    k = n
+    while k > 1 and measure(k) > budget:
+        # measure(k) / k counts the fixed part of the prompt too, so this may undershoot the cut: loop again
+        k = max(1, k - math.ceil((measure(k) - budget) * k / measure(k)) - 1)
+    if k < n:
+        k = fit_count(measure, budget, lo=k, hi=n - 1)
+    return (k, *make(k))
+
+
 # ---- JSON KV ---------------------------------------------------------------------------------------------------
 def json_kv_fields(n: int, rng: random.Random, i: int, shots: int = 2) -> tuple[dict[str, str], str]:
     pairs = [(_uuid(rng), _uuid(rng)) for _ in range(n)]
@@ -58,8 +94,9 @@ def json_kv(tokenizer, length: int, num_samples: int, seed: int = 42, shots: int
     n = _size(tokenizer, spec, length, lambda n, r, i: json_kv_fields(n, r, i, shots)[0], count)
     items = []
     for i in range(num_samples):
-        fields, value = json_kv_fields(n, random.Random(seed * 100003 + i), i, shots)
-        items.append(EvalItem(fields, [value], {"num_kvs": n, "depth": DEPTHS[i % len(DEPTHS)]}))
+        k, fields, value = fit_item(tokenizer, spec, length, n,
+                                    lambda m: json_kv_fields(m, _item_rng(seed, i), i, shots))
+        items.append(EvalItem(fields, [value], {"num_kvs": k, "depth": DEPTHS[i % len(DEPTHS)]}))
     return spec, items
 
 
@@ -113,8 +150,9 @@ def ruler(name: str, tokenizer, length: int, num_samples: int, seed: int = 42,
     n = _size(tokenizer, spec, length, lambda n, r, i: needles_fields(kind, n, r, i)[0], count)
     items = []
     for i in range(num_samples):
-        fields, answers = needles_fields(kind, n, random.Random(seed * 100003 + i), i)
-        items.append(EvalItem(fields, answers, {"haystack_units": n, "depth": DEPTHS[i % len(DEPTHS)]}))
+        k, fields, answers = fit_item(tokenizer, spec, length, n,
+                                      lambda m: needles_fields(kind, m, _item_rng(seed, i), i))
+        items.append(EvalItem(fields, answers, {"haystack_units": k, "depth": DEPTHS[i % len(DEPTHS)]}))
     return spec, items
 
 
@@ -136,7 +174,7 @@ def passkey(tokenizer, length: int, num_samples: int, seed: int = 42, max_new_to
     n = _size(tokenizer, spec, length, lambda n, r, i: passkey_fields(n, r, i)[0], count)
     items = []
     for i in range(num_samples):
-        fields, value = passkey_fields(n, random.Random(seed * 100003 + i), i)
+        _, fields, value = fit_item(tokenizer, spec, length, n, lambda m: passkey_fields(m, _item_rng(seed, i), i))
         items.append(EvalItem(fields, [value], {"depth": NIAH_DEPTHS[i % len(NIAH_DEPTHS)]}))
     return spec, items
 
