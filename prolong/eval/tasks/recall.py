@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import random
 import uuid
-from functools import lru_cache
 from typing import TYPE_CHECKING, Callable
 
 from prolong.eval import prompts as P
@@ -49,26 +48,25 @@ def _item_rng(seed: int, i: int) -> random.Random:
 
 def fit_item(tokenizer, spec: TaskSpec, length: int, n: int, make: Callable[[int], tuple[dict[str, str], object]]
              ) -> tuple[int, dict[str, str], object]:
-    """(units, fields, answers) of one item: `n` units if its prompt fits `length - max_new_tokens`, else the
-    largest smaller count that does. `make(k)` must build the item with `k` units from a fresh copy of the item's
-    generator; the gold's depth is relative to `k`, so a shrunk item keeps its depth.
+    """(units, fields, answers) of one item: `n` units if its prompt fits `length - max_new_tokens`, else fewer,
+    as RULER's generator lowers `num_haystack` for a sample until it fits. `make(k)` must build the item with `k`
+    units from a fresh copy of the item's generator; the gold's depth is relative to `k`, so a shrunk item keeps its
+    depth.
 
     A fitting item costs one tokenization. An overshooting one steps down by the units its excess comes to at its
-    own tokens per unit (plus one) until it fits, then searches upwards between there and `n`: items differ from
-    the sized sample by a few units, so this spans a few units, not all of [1, n]."""
+    own tokens per unit, until it fits: items differ from the sized sample by a few units, so one step usually
+    does, landing on the largest fitting count or a unit under it (a search upwards would cost more tokenizations
+    of up to 64K tokens each for that unit)."""
     budget = length - spec.max_new_tokens
-
-    @lru_cache(maxsize=None)  # the search below probes counts already measured
-    def measure(k: int) -> int:
-        return prompt_len(tokenizer, spec, make(k)[0])
-
     k = n
-    while k > 1 and measure(k) > budget:
-        # measure(k) / k counts the fixed part of the prompt too, so this may undershoot the cut: loop again
-        k = max(1, k - math.ceil((measure(k) - budget) * k / measure(k)) - 1)
-    if k < n:
-        k = fit_count(measure, budget, lo=k, hi=n - 1)
-    return (k, *make(k))
+    fields, answers = make(k)
+    used = prompt_len(tokenizer, spec, fields)
+    while k > 1 and used > budget:
+        # `used / k` counts the prompt's fixed part too, so the step may fall short of the cut: the loop goes on
+        k = max(1, k - math.ceil((used - budget) * k / used))
+        fields, answers = make(k)
+        used = prompt_len(tokenizer, spec, fields)
+    return k, fields, answers
 
 
 # ---- JSON KV ---------------------------------------------------------------------------------------------------
