@@ -10,16 +10,15 @@ at the context's end by the runner, deleting the gold of the items whose needle 
 
 from __future__ import annotations
 
-import math
 import random
 import uuid
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from prolong.eval import prompts as P
 from prolong.eval.categories import HELMET_CATEGORIES, NIAH, RECALL
 from prolong.eval.metrics import ruler_recall, score_raw_and_parsed
 from prolong.eval.tasks.base import EvalItem, TaskSpec, fit_count
-from prolong.eval.tasks.common import prompt_len, table_count
+from prolong.eval.tasks.common import fit_item, prompt_len, table_count
 from prolong.eval.tasks.registry import register
 from prolong.eval.words import FILLER, essay_sentence, word_pair
 
@@ -44,29 +43,6 @@ def _size(tokenizer, spec: TaskSpec, length: int, make_fields, fixed: int | None
 def _item_rng(seed: int, i: int) -> random.Random:
     """Item i's generator, re-created for every trial size so that a shrunk item keeps its seed."""
     return random.Random(seed * 100003 + i)
-
-
-def fit_item(tokenizer, spec: TaskSpec, length: int, n: int, make: Callable[[int], tuple[dict[str, str], object]]
-             ) -> tuple[int, dict[str, str], object]:
-    """(units, fields, answers) of one item: `n` units if its prompt fits `length - max_new_tokens`, else fewer,
-    as RULER's generator lowers `num_haystack` for a sample until it fits. `make(k)` must build the item with `k`
-    units from a fresh copy of the item's generator; the gold's depth is relative to `k`, so a shrunk item keeps its
-    depth.
-
-    A fitting item costs one tokenization. An overshooting one steps down by the units its excess comes to at its
-    own tokens per unit, until it fits: items differ from the sized sample by a few units, so one step usually
-    does, landing on the largest fitting count or a unit under it (a search upwards would cost more tokenizations
-    of up to 64K tokens each for that unit)."""
-    budget = length - spec.max_new_tokens
-    k = n
-    fields, answers = make(k)
-    used = prompt_len(tokenizer, spec, fields)
-    while k > 1 and used > budget:
-        # `used / k` counts the prompt's fixed part too, so the step may fall short of the cut: the loop goes on
-        k = max(1, k - math.ceil((used - budget) * k / used))
-        fields, answers = make(k)
-        used = prompt_len(tokenizer, spec, fields)
-    return k, fields, answers
 
 
 # ---- JSON KV ---------------------------------------------------------------------------------------------------
