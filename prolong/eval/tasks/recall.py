@@ -3,9 +3,10 @@ offline from a seed and sized for any tokenizer and input length by binary searc
 so that the prompt fills `length - max_new_tokens` tokens.
 
 The count is found on one sample (or taken from HELMET's table), but items differ in their random keys and values
-and so in their token counts: each item is then shrunk, on its own, to the largest haystack whose prompt fits the
-budget (as RULER's generator lowers `num_haystack` per sample). Without that, an item over the budget would be cut
-at the context's end by the runner, deleting the gold of the items whose needle sits at depth 1.0.
+and so in their token counts: an item over the budget is then shrunk, on its own, until its prompt fits (to the
+largest haystack that does, or a unit under; `common.fit_item`, as RULER's generator lowers `num_haystack` per
+sample). Without that the runner would cut it at the context's end, deleting the gold of an item whose needle
+sits at depth 1.0. The gold's depth is relative to the item's own count, so it survives the shrinking.
 """
 
 from __future__ import annotations
