@@ -85,8 +85,7 @@ def test_icl_label_mapping_is_seeded_by_text_and_demos_balanced():
     assert label_mapping("query one", 4, 42) == ref and a1 == str(ref[2])
     assert sorted(d["label"] for d in demos) == [0, 0, 1, 1, 2, 2, 3, 3]
     assert {d["label"] for d in demos[:4]} == {0, 1, 2, 3}  # round robin: one of each label per round
-    # HELMET seeds balance_labels with the global seed: identical demonstrations for every test item
-    assert balance_labels(train, 8, 42) == demos
+    assert balance_labels(train, 8, 42) == demos  # deterministic for a seed (HELMET seeds it per item)
     # the context's lines carry the mapped ids, consistent with the gold answer's mapping
     lines = c1.split("\n\n")
     assert len(lines) == 8 and all("\nlabel: " in l for l in lines)

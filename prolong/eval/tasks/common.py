@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -63,6 +64,30 @@ def choose_count(tokenizer, spec: TaskSpec, length: int, fixed: int | None, max_
         return min(fixed, max_count)
     budget = length - spec.max_new_tokens
     return fit_count(lambda k: prompt_len(tokenizer, spec, make_fields(k)), budget, lo=1, hi=max(1, max_count))
+
+
+def fit_item(tokenizer, spec: TaskSpec, length: int, n: int, make: Callable[[int], tuple[dict[str, str], Any]]
+             ) -> tuple[int, dict[str, str], Any]:
+    """(units, fields, answers) of one item: `n` units (haystack units, demonstrations) if its prompt fits
+    `length - max_new_tokens`, else fewer, as RULER's generator lowers `num_haystack` for a sample until it fits:
+    the runner's cut of the context's end then never happens, so never deletes a gold placed at the end.
+    `make(k)` must build the item with `k` units deterministically (a fresh copy of the item's generator, seeded
+    demonstrations); a gold placed at a relative depth of `k` keeps its depth.
+
+    A fitting item costs one tokenization. An overshooting one steps down by the units its excess comes to at its
+    own tokens per unit, until it fits: items differ from the sized sample by a few units, so one step usually
+    does, landing on the largest fitting count or a unit under it (a search upwards would cost more tokenizations
+    of up to 64K tokens each for that unit)."""
+    budget = length - spec.max_new_tokens
+    k = n
+    fields, answers = make(k)
+    used = prompt_len(tokenizer, spec, fields)
+    while k > 1 and used > budget:
+        # `used / k` counts the prompt's fixed part too, so the step may fall short of the cut: the loop goes on
+        k = max(1, k - math.ceil((used - budget) * k / used))
+        fields, answers = make(k)
+        used = prompt_len(tokenizer, spec, fields)
+    return k, fields, answers
 
 
 def resolve(path: Path, length: int) -> Path:

@@ -2,12 +2,19 @@
 
 Files: `<name>_train.jsonl` and `<name>_test.jsonl`, one {"text": str, "label": int | str} per line, in the row order
 of the HF datasets HELMET loads (integer labels are the ClassLabel ids). As in HELMET (`*shot_balance` datasets):
-- the demonstrations are label-balanced (`balance_labels`: rounds of one sample per label, shuffled within each
-  round) drawn with `random.Random(seed)` from the *global* seed, so every test item sees the same demonstrations;
-- label ids are replaced by a permutation of `range(num_labels)` shuffled with a per-item seed
-  (sha256(text) + seed) mod 2**31;
-- the test items are `test.shuffle(seed).select(range(n))` (HF datasets' permutation, no label balancing);
+- every test item draws its own label-balanced demonstrations (`balance_labels`: rounds of one sample per label,
+  shuffled within each round) from the whole training split, with `random.Random(local_seed)` where
+  local_seed = (sha256(item text) + seed) mod 2**31 (`local_seed`): items differ, a rerun does not;
+- label ids are replaced by a permutation of `range(num_labels)` shuffled with the same per-item seed;
+- a test split larger than the sample count (Banking77, Clinc150, NLU at HELMET's 500) is shuffled
+  (`test.shuffle(seed)`, HF datasets' permutation) and then label-balanced with `balance_labels(.., n, seed)` on
+  the *global* seed (`select_test`); a split of at most `n` items (TREC's 500) is kept whole, in file order;
 - the score is EM / F1 / SubEM of the output parsed after "label:" only (no raw-output scoring).
+
+HELMET fixes the number of shots per length (the dataset name, e.g. `icl_banking77_5900shot_balance`): with
+`sizing: table` that count is used for every item and an overlong prompt is cut by the runner, as HELMET cuts it.
+Sized by binary search instead (on the first item's demonstrations), an item whose own demonstrations overshoot
+the budget gets fewer shots (`fit_item`), so every prompt fits.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from prolong.eval import prompts as P
 from prolong.eval.categories import HELMET_CATEGORIES, ICL
 from prolong.eval.metrics import calculate_metrics, parse_output
 from prolong.eval.tasks.base import EvalItem, TaskSpec, hf_shuffle_select, stable_seed
-from prolong.eval.tasks.common import choose_count, read_jsonl, table_count
+from prolong.eval.tasks.common import choose_count, fit_item, read_jsonl, table_count
 from prolong.eval.tasks.registry import register
 
 if TYPE_CHECKING:
@@ -62,15 +69,36 @@ def label_ids(rows: list[dict], num_labels: int | None = None) -> tuple[list[dic
     return [{**r, "label": ix[str(r["label"])]} for r in rows], len(names)
 
 
+def local_seed(text: str, seed: int) -> int:
+    """HELMET's per-item seed, `(int(sha256(text)) + seed) % 2**31`: deterministic, unlike Python's salted hash()."""
+    return (stable_seed(text) + seed) % 2**31  # stable_seed is sha256 mod 2**31: same residue
+
+
 def label_mapping(text: str, num_labels: int, seed: int) -> list[int]:
-    """HELMET: `random.seed(local_seed); random.shuffle(list(range(num_labels)))`, local_seed from the item's text."""
+    """HELMET: `random.seed(local_seed); random.shuffle(list(range(num_labels)))` (the global Random seeded alike
+    is the same Mersenne Twister as a fresh `random.Random(local_seed)`)."""
     mapping = list(range(num_labels))
-    random.Random((stable_seed(text) + seed) % 2**31).shuffle(mapping)
+    random.Random(local_seed(text, seed)).shuffle(mapping)
     return mapping
 
 
+def item_demos(train: list[dict], shots: int, text: str, seed: int) -> list[dict]:
+    """The demonstrations of the test item `text`: HELMET's `balance_labels(train_data, shot, local_seed)`."""
+    return balance_labels(train, shots, local_seed(text, seed))
+
+
+def select_test(test: list[dict], n: int | None, seed: int) -> list[dict]:
+    """HELMET's test items: when the split has more than `n`, `test.shuffle(seed=seed)` then
+    `balance_labels(shuffled, n, seed)` (labels in order of first appearance after the shuffle, a round of one item
+    per label at a time, the last round cut at `n`); a split of at most `n` is kept whole and in order."""
+    if n is None or len(test) <= n:
+        return test
+    return balance_labels(hf_shuffle_select(test, None, seed), n, seed)
+
+
 def icl_item(text: str, label: int, demos: list[dict], num_labels: int, seed: int) -> tuple[str, str]:
-    """(context of demonstrations, gold answer) for one test item; `demos` are shared by all items."""
+    """(context of demonstrations, gold answer) for one test item, with its own label mapping; `demos` are the
+    item's own (`item_demos`) in the evaluation, any list elsewhere (the tiny SFT mixture)."""
     mapping = label_mapping(text, num_labels, seed)
     context = "\n\n".join(P.ICL_ITEM.format(text=d["text"], label=str(mapping[d["label"]])) for d in demos)
     return context, str(mapping[label])
@@ -88,20 +116,22 @@ def icl(name: str, data_dir: str | Path, tokenizer, length: int, num_samples: in
     test_raw = read_jsonl(data_dir / f"{name}_test.jsonl")
     both, num_labels = label_ids(train_raw + test_raw, NUM_LABELS.get(name))
     train, test = both[: len(train_raw)], both[len(train_raw):]
-    if num_samples is not None and len(test) > num_samples:
-        test = hf_shuffle_select(test, num_samples, seed)  # HELMET: test_data.shuffle(seed=seed).select(range(n))
+    test = select_test(test, num_samples, seed)
     spec = TaskSpec(name, ICL, P.ICL_USER, P.ICL_PREFIX, max_new_tokens, "exact_match", _score,
                     stop_newline=True)
-    first = test[0]
-    shots = choose_count(tokenizer, spec, length, count, 1 << 16,
-                         lambda k: {"context": icl_item(first["text"], first["label"], balance_labels(train, k, seed),
-                                                        num_labels, seed)[0],
-                                    "question": first["text"]})
-    demos = balance_labels(train, shots, seed)  # HELMET seeds balance_labels with the global seed: same for all
+
+    def make(r: dict, k: int) -> tuple[dict[str, str], str]:
+        context, answer = icl_item(r["text"], r["label"], item_demos(train, k, r["text"], seed), num_labels, seed)
+        return {"context": context, "question": r["text"]}, answer
+
+    shots = choose_count(tokenizer, spec, length, count, 1 << 16, lambda k: make(test[0], k)[0])
     items = []
     for r in test:
-        context, answer = icl_item(r["text"], r["label"], demos, num_labels, seed)
-        items.append(EvalItem({"context": context, "question": r["text"]}, answer, {"shots": shots}))
+        if count is None:  # sized here: this item's own demonstrations must fit too
+            k, fields, answer = fit_item(tokenizer, spec, length, shots, lambda m: make(r, m))
+        else:  # HELMET's fixed shot count, whatever the item's length (the runner cuts as HELMET does)
+            k, (fields, answer) = shots, make(r, shots)
+        items.append(EvalItem(fields, answer, {"shots": k}))
     return spec, items
 
 

@@ -1,6 +1,12 @@
 """Recall: JSON KV and the RULER needle tasks (MK-needle, MK-UUID, MV), plus the passkey NIAH. All generated
 offline from a seed and sized for any tokenizer and input length by binary search on the number of haystack units
 so that the prompt fills `length - max_new_tokens` tokens.
+
+The count is found on one sample (or taken from HELMET's table), but items differ in their random keys and values
+and so in their token counts: an item over the budget is then shrunk, on its own, until its prompt fits (to the
+largest haystack that does, or a unit under; `common.fit_item`, as RULER's generator lowers `num_haystack` per
+sample). Without that the runner would cut it at the context's end, deleting the gold of an item whose needle
+sits at depth 1.0. The gold's depth is relative to the item's own count, so it survives the shrinking.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from prolong.eval import prompts as P
 from prolong.eval.categories import HELMET_CATEGORIES, NIAH, RECALL
 from prolong.eval.metrics import ruler_recall, score_raw_and_parsed
 from prolong.eval.tasks.base import EvalItem, TaskSpec, fit_count
-from prolong.eval.tasks.common import prompt_len, table_count
+from prolong.eval.tasks.common import fit_item, prompt_len, table_count
 from prolong.eval.tasks.registry import register
 from prolong.eval.words import FILLER, essay_sentence, word_pair
 
@@ -33,6 +39,11 @@ def _size(tokenizer, spec: TaskSpec, length: int, make_fields, fixed: int | None
         return fixed
     budget = length - spec.max_new_tokens
     return fit_count(lambda n: prompt_len(tokenizer, spec, make_fields(n, random.Random(0), 0)), budget)
+
+
+def _item_rng(seed: int, i: int) -> random.Random:
+    """Item i's generator, re-created for every trial size so that a shrunk item keeps its seed."""
+    return random.Random(seed * 100003 + i)
 
 
 # ---- JSON KV ---------------------------------------------------------------------------------------------------
@@ -58,8 +69,9 @@ def json_kv(tokenizer, length: int, num_samples: int, seed: int = 42, shots: int
     n = _size(tokenizer, spec, length, lambda n, r, i: json_kv_fields(n, r, i, shots)[0], count)
     items = []
     for i in range(num_samples):
-        fields, value = json_kv_fields(n, random.Random(seed * 100003 + i), i, shots)
-        items.append(EvalItem(fields, [value], {"num_kvs": n, "depth": DEPTHS[i % len(DEPTHS)]}))
+        k, fields, value = fit_item(tokenizer, spec, length, n,
+                                    lambda m: json_kv_fields(m, _item_rng(seed, i), i, shots))
+        items.append(EvalItem(fields, [value], {"num_kvs": k, "depth": DEPTHS[i % len(DEPTHS)]}))
     return spec, items
 
 
@@ -113,8 +125,9 @@ def ruler(name: str, tokenizer, length: int, num_samples: int, seed: int = 42,
     n = _size(tokenizer, spec, length, lambda n, r, i: needles_fields(kind, n, r, i)[0], count)
     items = []
     for i in range(num_samples):
-        fields, answers = needles_fields(kind, n, random.Random(seed * 100003 + i), i)
-        items.append(EvalItem(fields, answers, {"haystack_units": n, "depth": DEPTHS[i % len(DEPTHS)]}))
+        k, fields, answers = fit_item(tokenizer, spec, length, n,
+                                      lambda m: needles_fields(kind, m, _item_rng(seed, i), i))
+        items.append(EvalItem(fields, answers, {"haystack_units": k, "depth": DEPTHS[i % len(DEPTHS)]}))
     return spec, items
 
 
@@ -136,7 +149,7 @@ def passkey(tokenizer, length: int, num_samples: int, seed: int = 42, max_new_to
     n = _size(tokenizer, spec, length, lambda n, r, i: passkey_fields(n, r, i)[0], count)
     items = []
     for i in range(num_samples):
-        fields, value = passkey_fields(n, random.Random(seed * 100003 + i), i)
+        _, fields, value = fit_item(tokenizer, spec, length, n, lambda m: passkey_fields(m, _item_rng(seed, i), i))
         items.append(EvalItem(fields, [value], {"depth": NIAH_DEPTHS[i % len(NIAH_DEPTHS)]}))
     return spec, items
 
