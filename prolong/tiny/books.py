@@ -52,7 +52,7 @@ def book_intro(p: Person) -> str:
             f"of {first} was {p.key_number}.")
 
 
-def make_book(rng: random.Random, world: World, target_chars: int, index: int,
+def make_book(rng: random.Random, world: World, target_chars: int,
               people: list[Person] | None = None, pet_names: list[str] | None = None) -> str:
     """A story whose cast (6-10 people of `people`, default the training people, with attributes drawn for this
     book) is introduced over the first chapters and recalled throughout: about a third of the sentences use an
@@ -79,10 +79,9 @@ def make_book(rng: random.Random, world: World, target_chars: int, index: int,
         for p in rng.sample(known, min(2, len(known))):
             q, a = question(p, rng.choice(ATTRIBUTES))
             qa.append(f"Q: {q} A: {a}")
-        text = f"## Chapter {chapter}\n\n" + " ".join(lines) + "\n\nQuestions about the story.\n" + "\n".join(qa) + "\n\n"
+        text = (f"## Chapter {chapter}\n\n" + " ".join(lines) + "\n\nQuestions about the story.\n" + "\n".join(qa)
+                + "\n\n")
         parts.append(text)
         size += len(text)
         chapter += 1
     return "".join(parts)
-
-

@@ -220,8 +220,8 @@ def tiny_documents(cfg: TinyCorpusConfig, source: str) -> Iterator[str]:
     elif source == "books":
         rng = random.Random(f"books-{cfg.seed}")
         lo, hi = cfg.book_chars
-        for i in range(cfg.n_books):
-            yield make_book(rng, world, int(math.exp(rng.uniform(math.log(lo), math.log(hi)))), i)
+        for _ in range(cfg.n_books):
+            yield make_book(rng, world, int(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
     elif source in SHORT_SOURCES:
         yield from short_documents(source, world, cfg.seed, cfg.short_docs.get(source))
     else:

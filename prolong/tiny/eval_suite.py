@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prolong.eval.categories import HELMET_CATEGORIES, QA, SHORT_TASKS, SUMM
-from prolong.eval.words import ADJECTIVES, NOUNS, VERBS, essay_sentence
+from prolong.eval.words import ADJECTIVES, NOUNS, essay_sentence
 from prolong.tiny.books import make_book
-from prolong.tiny.skills import ICL_SPECS
-from prolong.tiny.world import ACTIVITIES, ANIMALS, OCCUPATIONS, Person, make_world, random_person
+from prolong.tiny.skills import ICL_SPECS, question, statement
+from prolong.tiny.world import ACTIVITIES, ANIMALS, OCCUPATIONS, Person, World, make_world, random_person
 
 JOBS = OCCUPATIONS
 PETS = ANIMALS
@@ -55,8 +55,8 @@ class Profile:
         return self.person.occupation
 
     def facts(self) -> dict[str, str]:
-        return {"city": f"{self.name} lives in {self.city}.", "pet": f"{self.name} has a pet {self.pet}.",
-                "color": f"{self.name} likes the color {self.color}.", "job": f"{self.name} works as a {self.job}.",
+        return {"city": statement(self.person, "city"), "pet": statement(self.person, "pet"),
+                "color": f"{self.name} likes the color {self.color}.", "job": statement(self.person, "job"),
                 "friend": f"{self.name} is a friend of {self.friend}."}
 
 
@@ -148,9 +148,7 @@ def longdoc_rows(name: str, world: list[Profile], n: int, rng: random.Random, n_
     for i in range(n):
         story, p, facts = _story(world, rng, n_sent)
         attr = rng.choice(["city", "pet", "job"])
-        q = {"city": f"Where does {p.name} live?", "pet": f"What pet does {p.name} have?",
-             "job": f"What is the job of {p.name}?"}[attr]
-        ans = getattr(p, attr)
+        q, ans = question(p.person, attr)
         if name == "narrativeqa":
             rows.append({"id": str(i), "context": story, "question": q, "answers": [ans]})
         elif name == "infbench_qa":
@@ -175,11 +173,11 @@ def longdoc_rows(name: str, world: list[Profile], n: int, rng: random.Random, n_
     return rows
 
 
-def short_rows(task: str, world: list[Profile], n: int, rng: random.Random, seed: int = 0) -> list[dict]:
+def short_rows(task: str, world: list[Profile], n: int, rng: random.Random, full: World) -> list[dict]:
     """The short tasks test what the short sources teach (prolong.tiny.skills.knowledge), as HellaSwag and MMLU
     test what pretraining taught: a job's work (HellaSwag), a city's country (MMLU), a species' food (ARC), sums
-    (GSM8K); WinoGrande is a sentence frame. The people in them are held out."""
-    full = make_world(seed)
+    (GSM8K); WinoGrande is a sentence frame. The people in them (`world`) are held out; the facts come from the
+    whole world `full`."""
     rows = []
     for _ in range(n):
         p = rng.choice(world)
@@ -243,12 +241,12 @@ def write_tiny_suite(root: str | Path, seed: int = 0, n_items: int = 40, n_sent:
         write_jsonl(root / "icl" / f"{name}_test.jsonl", icl_rows(name, n_items, rng))
     for name in (*HELMET_CATEGORIES[QA], *HELMET_CATEGORIES[SUMM]):
         write_jsonl(root / "longdoc" / f"{name}.jsonl", longdoc_rows(name, world, n_items, rng, n_sent))
-    for task in SHORT_TASKS:
-        write_jsonl(root / "short" / f"{task}.jsonl", short_rows(task, world, n_items, rng, seed))
-        write_jsonl(root / "short" / f"{task}_train.jsonl", short_rows(task, world, 10, rng, seed))
-    # PPL (the paper's PG-19 books): held-out books, a cast of held-out people and pets
     full = make_world(seed)
+    for task in SHORT_TASKS:
+        write_jsonl(root / "short" / f"{task}.jsonl", short_rows(task, world, n_items, rng, full))
+        write_jsonl(root / "short" / f"{task}_train.jsonl", short_rows(task, world, 10, rng, full))
+    # PPL (the paper's PG-19 books): held-out books, a cast of held-out people and pets
     pets = [p.pet.split()[-1] for p in full.heldout_people]
-    docs = [{"text": make_book(rng, full, ppl_words * 6, i, full.heldout_people, pets)} for i in range(ppl_docs)]
+    docs = [{"text": make_book(rng, full, ppl_words * 6, full.heldout_people, pets)} for _ in range(ppl_docs)]
     write_jsonl(root / "ppl" / "pg19.jsonl", docs)
     return root

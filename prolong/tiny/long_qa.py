@@ -1,7 +1,8 @@
 """The tiny scale's synthetic long SFT data (the ablation of Tables 8 and 23) without a model: rule-made questions
 about the tiny corpus's long books (prolong.tiny.books.make_book). Facts of the first person introduced in chapter 1
 (secret number, city, pet, occupation) are asked at the end of the document, plus a "which sentence follows"
-question about a random chunk. The book's own "Questions about the story" sections are removed. The conversation shape is the paper scale's (prolong.sft.synthetic.qa_conversation).
+question about a random chunk. The book's own "Questions about the story" sections are removed. The conversation
+shape is the paper scale's (prolong.sft.synthetic.qa_conversation).
 """
 
 from __future__ import annotations

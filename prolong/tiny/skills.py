@@ -36,8 +36,6 @@ ICL_SPECS = {
 }
 
 
-
-
 def cast(rng: random.Random, world: World, k: int) -> list[Person]:
     """`k` training people (distinct names) with attributes drawn for this passage alone."""
     return [random_person(rng, p.name, world) for p in rng.sample(world.people, k)]
@@ -61,7 +59,7 @@ def key(rng: random.Random, world: World) -> str:
 
 
 def needles(rng: random.Random, world: World, chat: bool = False) -> str:
-    """3-10 magic-number needles and 1-3 lookups of them (RULER's MK-needle, short)."""
+    """3-10 magic-number needles, then 2 to (needles + 2) lookups of them (RULER's MK-needle, short)."""
     n = rng.randint(3, 10)
     keys = list(dict.fromkeys(key(rng, world) for _ in range(n)))
     vals = {k: str(rng.randint(1_000_000, 9_999_999)) for k in keys}
@@ -77,7 +75,7 @@ def needles(rng: random.Random, world: World, chat: bool = False) -> str:
 
 
 def documents(rng: random.Random, world: World) -> str:
-    """Titled passages about 3-6 people, then 1-2 questions answered by one passage (RAG / QA)."""
+    """Titled passages about 3-6 people, then 2-4 questions, each answered by one passage (RAG / QA)."""
     people = cast(rng, world, rng.randint(3, 6))
     docs = [P.RAG_PASSAGE.format(title=p.name, text=" ".join(statement(p, a) for a in rng.sample(ATTRIBUTES, 2)))
             for p in people]

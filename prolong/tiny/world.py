@@ -184,10 +184,13 @@ def make_world(seed: int = 0, n_countries: int = 12, n_cities: int = 48, n_peopl
     firsts = _names(rng, n_people, 1, 2, taken)
     lasts = _names(rng, n_people // 3 + 1, 2, 3, taken)
     pet_names = _names(rng, n_people, 1, 2, taken)
-    people = [Person(f"{firsts[i]} {rng.choice(lasts)}", rng.choice(city_names), rng.choice(OCCUPATIONS),
-                     rng.randint(1000, 9999), f"a {rng.choice(ANIMALS)} named {pet_names[i]}", rng.choice(COLORS),
-                     rng.randint(1900, 2005))
-              for i in range(n_people)]
+
+    def person(first: str, lasts: list[str], pet: str) -> Person:  # the draws in Person's field order
+        return Person(f"{first} {rng.choice(lasts)}", rng.choice(city_names), rng.choice(OCCUPATIONS),
+                      rng.randint(1000, 9999), f"a {rng.choice(ANIMALS)} named {pet}", rng.choice(COLORS),
+                      rng.randint(1900, 2005))
+
+    people = [person(firsts[i], lasts, pet_names[i]) for i in range(n_people)]
     species_names = [n.lower() for n in _names(rng, n_species, 2, 3, taken)]
     diets = ["seeds", "small fish", "insects", "moss", "fruit", "algae", "roots", "beetles", "nectar", "leaves"]
     species = [Species(name, rng.choice(rivers), rng.choice(COLORS), rng.randint(2, 80), rng.choice(diets))
@@ -197,7 +200,5 @@ def make_world(seed: int = 0, n_countries: int = 12, n_cities: int = 48, n_peopl
     h_firsts = _names(rng, n_heldout, 1, 2, taken)
     h_lasts = _names(rng, n_heldout // 3 + 1, 2, 3, taken)
     h_pets = _names(rng, n_heldout, 1, 2, taken)
-    heldout = [Person(f"{h_firsts[i]} {rng.choice(h_lasts)}", rng.choice(city_names), rng.choice(OCCUPATIONS),
-                      rng.randint(1000, 9999), f"a {rng.choice(ANIMALS)} named {h_pets[i]}",
-                      rng.choice(COLORS), rng.randint(1900, 2005)) for i in range(n_heldout)]
+    heldout = [person(h_firsts[i], h_lasts, h_pets[i]) for i in range(n_heldout)]
     return World(seed, countries, cities, people, species, rivers, heldout, pet_names)

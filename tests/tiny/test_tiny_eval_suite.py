@@ -1,4 +1,4 @@
-"""The tiny evaluation suite: deterministic, and about the world's held-out people (one Person, seen through Profile)."""
+"""The tiny evaluation suite: deterministic, and about the world's held-out people (one Person, seen as a Profile)."""
 
 from prolong.tiny.eval_suite import profiles, write_tiny_suite
 from prolong.tiny.world import make_world

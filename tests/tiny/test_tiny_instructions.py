@@ -11,7 +11,7 @@ from prolong.tiny.world import make_world
 
 
 def _book():
-    return make_book(random.Random(0), make_world(0), 20000, 0)
+    return make_book(random.Random(0), make_world(0), 20000)
 
 
 def test_rule_based_long_qa_asks_at_the_end_about_early_facts():

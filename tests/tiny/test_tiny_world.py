@@ -26,7 +26,7 @@ def test_books_have_long_range_dependencies():
     import re
 
     world = make_world(0)
-    book = make_book(random.Random(0), world, 30_000, 0)
+    book = make_book(random.Random(0), world, 30_000)
     intros = {m["first"]: m["key"] for m in re.finditer(r"(?P<first>\w+) had a \w+ named \w+\. The secret number of "
                                                       r"(?P=first) was (?P<key>\d+)\.", book)}
     assert len(intros) >= 3 and len(book) >= 28_000
