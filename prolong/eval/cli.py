@@ -10,6 +10,7 @@ the model folder's name plus their fingerprint.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -84,6 +85,11 @@ def main(args: argparse.Namespace) -> int:
     for k, v in scores.items():
         if "@" not in k:
             print(f"{k}: {v:.2f}")
+    report = run.path / "categories.json"
+    if report.is_file():  # a category's mean without some of its datasets is named as such (HELMET's rule)
+        missing = json.loads(report.read_text()).get("missing", [])
+        if missing:
+            print(f"missing from the category means: {', '.join(missing)}")
     print(f"run: {run.path}")
     return 0
 

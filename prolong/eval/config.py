@@ -8,9 +8,15 @@ from typing import Literal
 
 from prolong import paths
 from prolong.config import Config, ConfigError
-from prolong.eval.categories import PROLONG_CATEGORIES, SHORT_TASKS
+from prolong.eval.categories import CATEGORY_PRESETS, SHORT_TASKS
 from prolong.eval.judge import JudgeConfig
 from prolong.eval.tasks.registry import known_task
+
+LONGDOC_MIN_TOKENS = {"narrativeqa": 131073, "multi_lexsum": 65536, "infbench_qa": 65536, "infbench_mc": 65536,
+                      "infbench_sum": 65536}
+"""HELMET's length filters (data.py), counted with Llama-2's tokenizer including BOS: NarrativeQA keeps documents of
+more than 131,072 tokens, Multi-LexSum (validation split) and InfiniteBench of at least 65,536"""
+
 
 @dataclass
 class PPLConfig(Config):
@@ -70,9 +76,26 @@ class EvalConfig(Config):
     "'auto' = cuda if available else cpu"
     cpu_threads: int = 0
     "torch CPU threads (0: torch's default, one per core); the tiny evaluation fixes it (bitwise reproducible runs)"
-    categories: dict[str, list[str]] = field(default_factory=lambda: {k: list(v) for k, v in
-                                                                      PROLONG_CATEGORIES.items()})
-    "category -> datasets averaged into it (default: the paper's Table 13)"
+    preset: Literal["helmet", "prolong"] = "helmet"
+    "named category membership (prolong.eval.categories.CATEGORY_PRESETS): 'helmet' = HELMET's own (7 categories with "
+    "Cite), 'prolong' = the paper's Table 13 subset; used when `categories` is empty"
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    "category -> datasets averaged into it; {} = the `preset`'s membership (a run records which one it used)"
+    stop_rule: Literal["released", "newline"] = "released"
+    "'released': HELMET's code as released never stops at a newline (its configs' `stop_new_line` is not the argument "
+    "`--stop_newline`); 'newline': stop where HELMET's configs say stop_new_line: true (RAG, Re-rank, ICL)"
+    helmet_output: bool = True
+    "also write every result under HELMET's own file name (+ .score) in <run>/helmet/, for HELMET's collect_results"
+    helmet_tag: str = "eval"
+    "HELMET's --tag, part of its output file names (its default: 'eval'; collect_results.py reads 'v1')"
+    longdoc_min_tokens: dict[str, int] = field(default_factory=lambda: dict(LONGDOC_MIN_TOKENS))
+    "QA/Summ dataset -> keep documents of at least this many tokens of `doc_tokenizer` (HELMET's filters; {} = none)"
+    essay_file: str = ""
+    "RULER MV haystack: an essay corpus under data_dir (or absolute), RULER's PaulGrahamEssays.json {'text'} or plain "
+    "text; '' = the synthetic essay-like sentences"
+    cite_nli_model: str = ""
+    "local path of the NLI model scoring Cite's citations (HELMET: google/t5_xxl_true_nli_mixture); '' = citation "
+    "metrics are reported missing, never 0"
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     "model judge for QA/Summ"
     ppl: PPLConfig = field(default_factory=PPLConfig)
@@ -88,6 +111,20 @@ class EvalConfig(Config):
         for t in self.tasks:
             if not known_task(t):
                 raise ConfigError(f"tasks: unknown task {t!r}")
+        for cat, datasets in self.categories.items():
+            for d in datasets:
+                if not known_task(d):
+                    raise ConfigError(f"categories.{cat}: unknown dataset {d!r}")
+
+    def category_map(self) -> dict[str, list[str]]:
+        """The categories this run averages: `categories` if given, else the `preset`'s."""
+        if self.categories:
+            return {k: list(v) for k, v in self.categories.items()}
+        return {k: list(v) for k, v in CATEGORY_PRESETS[self.preset].items()}
+
+    def category_source(self) -> str:
+        """Which membership `category_map` is: the preset's name, or 'custom'."""
+        return "custom" if self.categories else self.preset
 
     def data_root(self) -> Path:
         """The folder with HELMET's files: `data_dir`, else `<data_dir()>/helmet`."""

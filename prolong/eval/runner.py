@@ -1,9 +1,15 @@
 """Run the evaluation of one model: build each (dataset, length), decode, score, judge, write HELMET-style JSONs
 into a run and the category scores with the paper's column names.
 
-Aggregation (HELMET): a category at one length = unweighted mean of its datasets' main metrics (x100); Avg = mean of
-the six categories; the run-level value of a column is the mean over the evaluated lengths (the paper: 32K and 64K),
-and each length is also written as "<column>@<length>".
+Aggregation (HELMET's collect_results, `prolong.eval.aggregate`): a category at one length = unweighted mean of its
+datasets' main metrics (x100) that are there, Avg = mean of the categories that have a value, and what is missing is
+named in the run's categories.json; the categories are the config's preset ('helmet' by default) or its own map.
+The run-level value of a column is the mean over the evaluated lengths (the paper: 32K and 64K), and each length is
+also written as "<column>@<length>". Every result is also written in HELMET's own format (`helmet_format`).
+
+Stopping: HELMET's released code never stops at a newline (its configs set `stop_new_line`, an argument that does
+not exist; the argument is `--stop_newline`), so by default nothing stops but EOS; `stop_rule: newline` stops
+where HELMET's configs ask for it. Each result's args say which (`stop_rule`, `stop_newline`).
 """
 
 from __future__ import annotations
@@ -17,12 +23,15 @@ from tqdm.auto import tqdm
 
 from prolong.determinism import set_cpu_threads
 from prolong.eval import prompts as P
-from prolong.eval.categories import CATEGORIES, NIAH, SHORT_TASKS
+from prolong.eval.aggregate import category_scores
+from prolong.eval.categories import ICL, SHORT_TASKS
 from prolong.eval.config import EvalConfig
 from prolong.eval.generate import GenerationStats, greedy_generate
+from prolong.eval.helmet_format import HELMET_NAMES, write_helmet
 from prolong.eval.judge import Judge, judge_item
 from prolong.eval.tasks.base import EvalItem, TaskSpec
 from prolong.eval.tasks.registry import get_task
+from prolong.io import atomic_write_json
 from prolong.progress import quiet
 
 
@@ -49,10 +58,12 @@ def evaluate_task(model: Any, tokenizer: Any, spec: TaskSpec, items: list[EvalIt
     budget = length - spec.max_new_tokens
     encoded = [P.build_input_ids(tokenizer, spec.user_template, spec.prefix_template, it.fields, spec.chat, budget,
                                  spec.sep) for it in items]
-    stops = stop_ids(tokenizer, spec.stop_newline, model)
+    newline = spec.stop_newline and cfg.stop_rule == "newline"
+    stops = stop_ids(tokenizer, newline, model)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
     order = sorted(range(len(items)), key=lambda i: len(encoded[i][0]))  # similar lengths share a batch
     outputs: dict[int, str] = {}
+    out_lens: dict[int, int] = {}
     stats = GenerationStats()
     bar = tqdm(total=len(items), desc=f"{spec.name}@{length}", disable=quiet(), leave=False)
     for b in range(0, len(order), cfg.batch_size):
@@ -61,6 +72,7 @@ def evaluate_task(model: Any, tokenizer: Any, spec: TaskSpec, items: list[EvalIt
                                   cfg.prefill_chunk)
         stats.add(st)
         for i, g in zip(idx, gen):
+            out_lens[i] = len(g)
             text = tokenizer.decode(g, skip_special_tokens=True)
             outputs[i] = P.completion_output(text, spec.prefix_template, encoded[i][1], spec.chat)
         bar.update(len(idx))
@@ -74,6 +86,8 @@ def evaluate_task(model: Any, tokenizer: Any, spec: TaskSpec, items: list[EvalIt
         if use_judge:
             mets.update(judge_item(judge, spec.category, item, outputs[i]))
         data.append({"output": outputs[i], "parsed_output": parsed, "input_len": len(encoded[i][0]),
+                     "output_len": out_lens[i],
+                     "input_text": tokenizer.decode(encoded[i][0], skip_special_tokens=False),  # as HELMET saves it
                      "answer": item.answers if not isinstance(item.answers, dict) else None,
                      "question": item.fields.get("question", item.fields.get("query", "")),
                      **{k: v for k, v in item.extra.items() if k not in ("keypoints", "summary_long")},
@@ -90,7 +104,8 @@ def evaluate_task(model: Any, tokenizer: Any, spec: TaskSpec, items: list[EvalIt
     return {
         "args": {"dataset": spec.name, "category": spec.category, "input_max_length": length,
                  "generation_max_length": spec.max_new_tokens, "use_chat_template": spec.chat,
-                 "stop_newline": spec.stop_newline, "shots": cfg.shots, "seed": cfg.seed, "sizing": cfg.sizing,
+                 "stop_newline": newline, "stop_rule": cfg.stop_rule, "shots": cfg.shots,
+                 "max_test_samples": cfg.icl_num_samples if spec.category == ICL else cfg.num_samples, "seed": cfg.seed, "sizing": cfg.sizing,
                  "num_items": len(items), "prefill_chunk": cfg.prefill_chunk, "batch_size": cfg.batch_size,
                  "judge": cfg.judge.model if use_judge else None},
         "data": data,
@@ -98,38 +113,6 @@ def evaluate_task(model: Any, tokenizer: Any, spec: TaskSpec, items: list[EvalIt
         "throughput": stats.throughput(),
         "memory": stats.memory(),
     }
-
-
-def category_scores(results: dict[tuple[str, int], dict[str, Any]], categories: dict[str, list[str]],
-                    lengths: list[int]) -> dict[str, float]:
-    """Per-length and length-averaged category scores (HELMET's unweighted means) plus Avg. A category is reported
-    only when every one of its datasets was evaluated at that length (a partial mean would not be HELMET's score)."""
-    per_len: dict[int, dict[str, float]] = {}
-    for L in lengths:
-        row: dict[str, float] = {}
-        for cat, datasets in categories.items():
-            vals = [results[(d, L)]["averaged_metrics"][results[(d, L)]["averaged_metrics"]["main_metric"]]
-                    for d in datasets if (d, L) in results]
-            if vals and len(vals) == len(datasets):
-                row[cat] = sum(vals) / len(vals)
-        cats = [row[c] for c in CATEGORIES if c in row]
-        if cats and all(c in row for c in CATEGORIES if c in categories):
-            row["Avg"] = sum(cats) / len(cats)
-        niah = [results[("niah_passkey", L)]["averaged_metrics"]["ruler_recall"]] if ("niah_passkey", L) in results \
-            else []
-        if niah:
-            row[NIAH] = niah[0]
-        per_len[L] = row
-    out: dict[str, float] = {}
-    names = sorted({k for r in per_len.values() for k in r})
-    for k in names:
-        vals = [per_len[L][k] for L in lengths if k in per_len[L]]
-        if len(vals) == len(lengths):
-            out[k] = sum(vals) / len(vals)
-        for L in lengths:
-            if k in per_len[L]:
-                out[f"{k}@{L}"] = per_len[L][k]
-    return out
 
 
 def evaluate_model(model: Any, tokenizer: Any, cfg: EvalConfig, run: Any | None = None) -> dict[str, float]:
@@ -140,6 +123,7 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: EvalConfig, run: Any | None 
     results: dict[tuple[str, int], dict[str, Any]] = {}
     scores: dict[str, float] = {}
     long_tasks = [get_task(t) for t in cfg.tasks if get_task(t).build is not None]
+    model_ref = str(run.params().get("model", "")) if run is not None else ""
     for length in cfg.lengths:
         for task in long_tasks:
             t0 = time.perf_counter()
@@ -149,7 +133,12 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: EvalConfig, run: Any | None 
             results[(task.name, length)] = res
             if run is not None:
                 run.write_eval(task.name, length, res)
-    scores.update(category_scores(results, cfg.categories, cfg.lengths))
+                if cfg.helmet_output and task.name in HELMET_NAMES:
+                    write_helmet(res, run.path / "helmet", model_ref, cfg.helmet_tag)
+    long_scores, report = category_scores(results, cfg.category_map(), cfg.lengths)
+    scores.update(long_scores)
+    if run is not None and results:
+        atomic_write_json(run.path / "categories.json", {"preset": cfg.category_source(), **report})
 
     # whole-model tasks: PPL first, then the short tasks in the paper's column order
     short_done = []

@@ -38,9 +38,22 @@ def test_cli_evaluates_a_saved_model_and_logs_the_run(tmp_path, bpe_tokenizer, m
     scores = run.scores()
     for col in ("Recall", "Re-rank", "QA", "Summ", "NIAH", "PPL", "MMLU", "GSM8K", "Recall@512"):
         assert col in scores, col
-    # Table 13's RAG is NQ + HotpotQA + PopQA and its ICL five datasets: with NQ and TREC coarse alone there is no
-    # RAG or ICL score (a partial mean is not HELMET's category score), hence no Avg either
-    assert "RAG" not in scores and "ICL" not in scores and "Avg" not in scores
+    # HELMET's preset (the default): RAG is NQ + TriviaQA + HotpotQA + PopQA; with NQ alone the category is NQ's
+    # score, as collect_results' mean of what is there, and the run names what it lacks
+    rep = json.loads((run.path / "categories.json").read_text())
+    assert rep["preset"] == "helmet" and abs(scores["RAG"] - (scores["RAG@512"] + scores["RAG@768"]) / 2) < 1e-9
+    rag = rep["lengths"]["512"]["RAG"]
+    assert set(rag["columns"]) == {"nq substring_exact_match"} and rag["missing"] == ["triviaqa", "hotpotqa", "popqa"]
+    assert "Cite" in rep["lengths"]["512"]["Avg"]["missing"] and "Avg" in scores
+    # every result also under HELMET's own file name, with its .score
+    helmet = {p.name for p in (run.path / "helmet").iterdir()}
+    assert "kilt_nq_eval_nq-dev-multikilt_1000_k20_dep6_in512_size2_shots2_sampFalsemax20min0t0.0p1.0_chatFalse_42.json" \
+        not in helmet  # 512 is no HELMET length: the file names the passages the run used
+    assert any(n.startswith("kilt_nq_eval_nq-dev-multikilt_1000_k") and n.endswith("_in512_size2_shots2_sampFalse"
+                                                                               "max20min0t0.0p1.0_chatFalse_42.json")
+               for n in helmet)
+    assert any(n.startswith("icl_trec_coarse_") and "shot_balance_eval__in768_size2_shots0_" in n for n in helmet)
+    assert sum(n.endswith(".score") for n in helmet) == sum(n.endswith(".json") for n in helmet)
     qa = json.loads((run.path / "eval" / "narrativeqa__512.json").read_text())
     assert qa["averaged_metrics"]["main_metric"] == "rougeL_f1"  # no judge: ROUGE-L under its own name
     assert not runs_table().empty

@@ -3,7 +3,7 @@
 is complete.
 """
 
-from prolong.eval.tasks import icl, longdoc, ppl, rag, recall, rerank, short  # noqa: F401  (registers the tasks)
+from prolong.eval.tasks import cite, icl, longdoc, ppl, rag, recall, rerank, short  # noqa: F401  (registers the tasks)
 from prolong.eval.tasks.registry import check_complete
 
 check_complete()
