@@ -31,10 +31,12 @@ def test_every_params_task_resolves_through_the_registry(path):
 
 
 def test_registry_categories_come_from_the_one_home():
-    allowed = set(C.CATEGORIES) | {C.NIAH, C.PPL, C.SHORT}
+    allowed = set(C.HELMET_ORDER) | {C.NIAH, C.PPL, C.SHORT}
     assert {t.category for t in TASKS.values()} == allowed
+    assert C.HELMET_ORDER == C.CATEGORIES + [C.CITE]  # the paper's six columns, then HELMET's seventh
+    assert list(C.PROLONG_CATEGORIES) == C.CATEGORIES and list(C.HELMET_CATEGORIES) == C.HELMET_ORDER
+    assert C.CATEGORY_PRESETS == {"helmet": C.HELMET_CATEGORIES, "prolong": C.PROLONG_CATEGORIES}
     for table in (C.PROLONG_CATEGORIES, C.HELMET_CATEGORIES):
-        assert list(table) == C.CATEGORIES
         for cat, datasets in table.items():
             assert all(TASKS[d].category == cat for d in datasets)
     short = {n: t.column for n, t in TASKS.items() if t.category == C.SHORT}
@@ -42,7 +44,7 @@ def test_registry_categories_come_from_the_one_home():
     assert C.SHORT_COLUMNS == ["HellaSwag", "MMLU", "ARC-c", "WinoGrande", "GSM8K"]
     assert TASKS["ppl"].column == C.PPL
     # every HELMET dataset the registry knows belongs to one of HELMET's categories (NIAH apart)
-    long = {n for n, t in TASKS.items() if t.build is not None and t.category in C.CATEGORIES}
+    long = {n for n, t in TASKS.items() if t.build is not None and t.category in C.HELMET_ORDER}
     assert long == {d for ds in C.HELMET_CATEGORIES.values() for d in ds}
 
 
