@@ -17,7 +17,7 @@ from typing import Any
 JSON_KV_USER = ("{context}\n\nExtract the value corresponding to the specified key in the JSON object below.\n\n"
                 "{demos}Key: {question}")
 JSON_KV_PREFIX = "Corresponding value:"
-JSON_KV_DEMO = "Key: {key}\nCorresponding value: {value}"
+JSON_KV_DEMO = "Key: {key}\nCorresponding value: {value}"  # HELMET: "...value:{value}" with value=" " + value
 
 RULER_NIAH_USER = ("A special magic {type_needle_v} is hidden within the following text. Make sure to memorize it. "
                    "I will quiz you about the {type_needle_v} afterwards.\n{context}\n"
