@@ -13,7 +13,7 @@ def test_cli_evaluates_a_saved_model_and_logs_the_run(tmp_path, bpe_tokenizer, m
     data = write_tiny_suite(tmp_path / "helmet", n_items=3, n_sent=150, ppl_docs=1, ppl_words=900)
     params = tmp_path / "eval.yaml"
     params.write_text("num_samples: 2\nicl_num_samples: 2\ndtype: float32\nmax_new_tokens: {msmarco_rerank: 20, "
-                      "narrativeqa: 10, multi_lexsum: 12, json_kv: 10}\n"
+                      "narrativeqa: 10, multi_lexsum: 12, json_kv: 10}\nlongdoc_min_tokens: {}\n"
                       "ppl: {doc_tokens: 512, tail_tokens: 256, max_docs: 1, chunk: 128}\n"
                       "short: {max_samples: 2, gsm8k_max_new_tokens: 8, num_fewshot: {gsm8k: 1}}\n")
     parser = argparse.ArgumentParser()

@@ -11,10 +11,15 @@ Files (one JSON object per line):
                          "summary/short_keypoints"): [str]} -- the judge needs the key points (recall) and the long
                          summary (precision), as HELMET's eval_gpt4_summ.py
   infbench_sum.jsonl     InfiniteBench format; "answer": [reference summary]
-Demos (question/answer or summary only, never a document) come from `<name>_demo.jsonl` beside the file when present,
-else from other items. Test items are HELMET's `shuffle(seed).select(range(n))`. The document is cut to HELMET's
-fixed token count (scripts/generate_configs.py): length - 200 - generation length for NarrativeQA and InfiniteBench,
-length - 300 - 400 for Multi-LexSum, with `truncate_llama2`'s rule; the whole prompt is then cut to
+Items and demos as HELMET's loaders (`select_items`, `item_demos`): NarrativeQA's test split shuffled with the seed,
+then its documents of more than 131,072 tokens kept, the first n taken; Multi-LexSum's validation split and
+InfiniteBench filtered to documents of at least 65,536 tokens (`longdoc_min_tokens`, counted with `doc_tokenizer`),
+then `shuffle(seed).select(n)`. Demos (question/answer or summary only, never a document) from the train split
+(`<name>_train.jsonl`) for NarrativeQA / Multi-LexSum, HELMET's fixed-seed pick from the other rows for
+InfiniteBench; without a train file, `<name>_demo.jsonl`, else the other items (the tiny suite; each item records
+its `demo_source`). InfiniteBench Sum is parsed after "Answer:" as HELMET's default post-processing does. The
+document is cut to HELMET's fixed token count (scripts/generate_configs.py): length - 200 - generation length for
+NarrativeQA and InfiniteBench, length - 300 - 400 for Multi-LexSum, with `truncate_llama2`'s rule; the whole prompt is then cut to
 length - generation length like every task.
 """
 
@@ -110,8 +115,11 @@ def _spec(name: str, max_new_tokens: int | None) -> TaskSpec:
                         chat=True)
     user = P.MULTI_LEXSUM_USER if name == "multi_lexsum" else P.INFBENCH_SUM_USER
 
+    # Multi-LexSum parses after "Summary:"; InfiniteBench Sum takes HELMET's default_post_process, "Answer:"
+    summ_prefix = P.SUMM_PREFIX if name == "multi_lexsum" else P.QA_PREFIX
+
     def score_sum(output, item):
-        return score_raw_and_parsed(output, item.answers, P.SUMM_PREFIX)
+        return score_raw_and_parsed(output, item.answers, summ_prefix)
 
     return TaskSpec(name, SUMM, user, P.SUMM_PREFIX, max_new_tokens or (400 if name == "multi_lexsum" else 1200),
                     "rougeL_f1", score_sum, chat=True, sep="\n\n", judged=True)
@@ -123,30 +131,76 @@ def doc_tokens(name: str, length: int, max_new_tokens: int) -> int:
     return length - 300 - max_new_tokens if name == "multi_lexsum" else length - 200 - max_new_tokens
 
 
+def _demo_pool(name: str, path: Path, rows: list[dict]) -> tuple[list[dict], str]:
+    """Where the demos come from: HELMET's train split for NarrativeQA and Multi-LexSum (`<name>_train.jsonl`),
+    InfiniteBench's own rows (HELMET draws them from the test data itself); else `<name>_demo.jsonl`, else the other
+    test items (the tiny suite)."""
+    for suffix in ("train", "demo"):
+        f = path.with_name(f"{name}_{suffix}.jsonl")
+        if f.is_file() and not name.startswith("infbench"):
+            return _rows(name, f), suffix
+    return rows, "test"
+
+
+def _long_enough(rows: list[dict], tokenizer, min_tokens: int) -> list[dict]:
+    """HELMET's filter_length: documents of at least `min_tokens` tokens, counted with special tokens (BOS) as its
+    `len(tokenizer(x)['input_ids'])` does."""
+    if min_tokens <= 0:
+        return rows
+    return [r for r in rows if len(tokenizer(r["context"])["input_ids"]) >= min_tokens]
+
+
+def select_items(name: str, rows: list[dict], tokenizer, num_samples: int | None, seed: int,
+                 min_tokens: int = 0) -> list[dict]:
+    """HELMET's test items. NarrativeQA: `test.shuffle(seed)`, then the length filter, then the first n;
+    Multi-LexSum (validation split) and InfiniteBench: the length filter, then `shuffle(seed).select(n)` (Multi-LexSum
+    only when more than n remain)."""
+    if name == "narrativeqa":
+        kept = _long_enough(hf_shuffle_select(rows, None, seed), tokenizer, min_tokens)
+        return kept if num_samples is None else kept[:num_samples]
+    kept = _long_enough(rows, tokenizer, min_tokens)
+    if name == "multi_lexsum" and (num_samples is None or len(kept) <= num_samples):
+        return kept
+    return hf_shuffle_select(kept, num_samples, seed)
+
+
+def item_demos(name: str, r: dict, pool: list[dict], source: str, shots: int, seed: int) -> list[dict]:
+    """InfiniteBench (HELMET's fixed-seed pick): `data.filter(id != item id).shuffle(seed=seed).select(shots)`;
+    the others: `shots` rows of the pool drawn with a generator seeded by the item's id and the run's seed (HELMET
+    shuffles its train split without a seed, which no rerun reproduces)."""
+    if not shots:
+        return []
+    others = [d for d in pool if source != "test" or d["id"] != r["id"]]
+    if name.startswith("infbench"):
+        return hf_shuffle_select(others, shots, seed)
+    return random.Random(stable_seed(r["id"], seed)).sample(others, min(shots, len(others)))
+
+
 def longdoc(name: str, path: str | Path, tokenizer, length: int, num_samples: int | None, seed: int = 42,
             shots: int = 2, max_new_tokens: int | None = None,
-            doc_tokenizer=None) -> tuple[TaskSpec, list[EvalItem]]:
-    """`doc_tokenizer` cuts the documents (HELMET: Llama-2's tokenizer for every model); default: `tokenizer`."""
+            doc_tokenizer=None, min_tokens: int = 0) -> tuple[TaskSpec, list[EvalItem]]:
+    """`doc_tokenizer` cuts and counts the documents (HELMET: Llama-2's tokenizer for every model); default:
+    `tokenizer`. `min_tokens`: HELMET's length filter (0 = none)."""
     path = Path(path)
     rows = _rows(name, path)
-    demo_file = path.with_name(f"{name}_demo.jsonl")
-    pool = _rows(name, demo_file) if demo_file.is_file() else rows
-    test = hf_shuffle_select(rows, num_samples, seed)
+    pool, source = _demo_pool(name, path, rows)
+    test = select_items(name, rows, doc_tokenizer or tokenizer, num_samples, seed, min_tokens)
+    if not test:
+        raise ValueError(f"{path}: no {name} document has {min_tokens} tokens or more (HELMET's length filter, "
+                         f"`longdoc_min_tokens`)")
     spec = _spec(name, max_new_tokens)
     if getattr(tokenizer, "chat_template", None) is None:
         spec.chat = False  # a base model without a template: plain prompt + answer prefix (recorded in args)
     budget = max(doc_tokens(name, length, spec.max_new_tokens), 1)
     items = []
     for r in test:
-        others = [d for d in pool if pool is not rows or d["id"] != r["id"]]
-        rng = random.Random(stable_seed(r["id"], seed))
-        demos = rng.sample(others, min(shots, len(others))) if shots else []
+        demos = item_demos(name, r, pool, source, shots, seed)
         fields = {"demos": _demos(name, demos), "question": r["question"],
                   "context": P.truncate_document(doc_tokenizer or tokenizer, r["context"], budget)}
         if "options" in r:
             fields["options"] = r["options"]
         items.append(EvalItem(fields, r["answers"], {"id": r["id"], "keypoints": r.get("keypoints"),
-                                                     "summary_long": r.get("summary_long")}))
+                                                     "summary_long": r.get("summary_long"), "demo_source": source}))
     return spec, items
 
 
@@ -168,7 +222,8 @@ def _build(name: str, tokenizer, length: int, cfg: EvalConfig) -> tuple[TaskSpec
     # documents are cut to HELMET's fixed budget, never sized by `counts`
     return longdoc(name, cfg.data_root() / "longdoc" / f"{name}.jsonl", tokenizer, length, cfg.num_samples,
                    cfg.seed, cfg.shots, cfg.max_new_tokens.get(name),
-                   doc_tokenizer=load_doc_tokenizer(cfg.doc_tokenizer))
+                   doc_tokenizer=load_doc_tokenizer(cfg.doc_tokenizer),
+                   min_tokens=cfg.longdoc_min_tokens.get(name, 0))
 
 
 register(QA_DATASETS, QA)(_build)
