@@ -90,6 +90,23 @@ def fit_item(tokenizer, spec: TaskSpec, length: int, n: int, make: Callable[[int
     return k, fields, answers
 
 
+def keep_gold(ctxs: list[dict], k: int, is_gold: Callable[[dict], bool]) -> list[dict]:
+    """`k` of the passages with every gold one kept: the gold passages and, in file order, the first others that
+    fill the rest, in their file order. HELMET's per-length files place the golds at controlled depths; a file made
+    for another k cut to its first k would drop a gold placed late."""
+    if k >= len(ctxs):
+        return list(ctxs)
+    gold = {i for i, c in enumerate(ctxs) if is_gold(c)}
+    fill = [i for i in range(len(ctxs)) if i not in gold][: max(0, k - len(gold))]
+    keep = sorted(gold | set(fill))
+    return [ctxs[i] for i in keep]
+
+
+def helmet_layout(data_dir: Path) -> bool:
+    """Whether `data_dir` is laid out as HELMET's released data/ (its download script's folders)."""
+    return any((data_dir / sub).is_dir() for sub in ("kilt", "msmarco", "json_kv", "alce", "ruler"))
+
+
 def resolve(path: Path, length: int) -> Path:
     """HELMET ships one file per input length for RAG and re-rank; prefer `<stem>_<length>.jsonl` when present."""
     per_length = path.with_name(f"{path.stem}_{length}{path.suffix}")
