@@ -19,7 +19,9 @@ from prolong.eval import prompts as P
 from prolong.eval.categories import RERANK
 from prolong.eval.metrics import ndcg_at_k, recall_at_k
 from prolong.eval.tasks.base import EvalItem, TaskSpec
-from prolong.eval.tasks.common import choose_count, pick_demos, read_jsonl, resolve, sample_items, table_count
+from prolong.eval.helmet_format import RERANK_KS
+from prolong.eval.tasks.common import choose_count, helmet_layout, keep_gold, pick_demos, read_jsonl, resolve, \
+    sample_items, table_count
 from prolong.eval.tasks.registry import register
 
 if TYPE_CHECKING:
@@ -68,12 +70,27 @@ def _demo_text(demos: list[dict], demo_passages: int) -> str:
     return out
 
 
+def helmet_rerank_files(root: Path, length: int) -> tuple[Path, Path]:
+    """HELMET's data/msmarco/: `test_reranking_data_k{k}_dep3.jsonl` of this length (else the largest there, cut to
+    k keeping the relevant passages) and the demo file `test_reranking_data_k10_dep3.jsonl`."""
+    want = root / "msmarco" / f"test_reranking_data_k{RERANK_KS.get(length, 0)}_dep3.jsonl"
+    demo = root / "msmarco" / "test_reranking_data_k10_dep3.jsonl"
+    found = sorted(root.glob("msmarco/test_reranking_data_k*_dep3.jsonl"),
+                   key=lambda p: int(p.stem.split("_k")[-1].split("_")[0]))
+    found = [p for p in found if p != demo]
+    if not want.is_file() and not found:
+        raise FileNotFoundError(f"{want}: msmarco_rerank's test file not found (HELMET's data/msmarco/ layout)")
+    if not demo.is_file():
+        raise FileNotFoundError(f"{demo}: msmarco_rerank's demo file not found (HELMET's data/msmarco/ layout)")
+    return (want if want.is_file() else found[-1]), demo
+
+
 def msmarco(path: str | Path, tokenizer, length: int, num_samples: int | None, seed: int = 42, shots: int = 2,
             max_new_tokens: int = 200, count: int | None = None,
-            demo_passages: int = 10) -> tuple[TaskSpec, list[EvalItem]]:
-    path = resolve(Path(path), length)
+            demo_passages: int = 10, demo_path: str | Path | None = None) -> tuple[TaskSpec, list[EvalItem]]:
+    path = Path(path) if demo_path is not None else resolve(Path(path), length)
     rows = read_jsonl(path)
-    demo_file = path.with_name("msmarco_demo.jsonl")
+    demo_file = Path(demo_path) if demo_path is not None else path.with_name("msmarco_demo.jsonl")
     pool = read_jsonl(demo_file) if demo_file.is_file() else rows
     test = sample_items(rows, num_samples, seed, "qid")
     # HELMET: with many demos (> 2x the test items) every sampled test query is removed from the pool once;
@@ -92,11 +109,12 @@ def msmarco(path: str | Path, tokenizer, length: int, num_samples: int | None, s
                   for r in test]
     first = test[0]
     k = choose_count(tokenizer, spec, length, count, len(first["ctxs"]),
-                     lambda k: {"demos": demo_texts[0], "context": _passages(first["ctxs"][:k]),
+                     lambda k: {"demos": demo_texts[0],
+                                "context": _passages(keep_gold(first["ctxs"], k, lambda c: int(c["label"]) > 0)),
                                 "question": first["query"]})
     items = []
     for r, d in zip(test, demo_texts):
-        ctxs = r["ctxs"][:k]
+        ctxs = keep_gold(r["ctxs"], k, lambda c: int(c["label"]) > 0)  # never drop a relevant passage
         qrels = {str(c["id"]): int(c["label"]) for c in ctxs}
         items.append(EvalItem({"demos": d, "context": _passages(ctxs), "question": r["query"]}, qrels,
                               {"qid": str(r["qid"]), "gold_ranking": gold_ranking(ctxs), "num_passages": k}))
@@ -105,5 +123,14 @@ def msmarco(path: str | Path, tokenizer, length: int, num_samples: int | None, s
 
 @register("msmarco_rerank", RERANK)
 def _build(name: str, tokenizer, length: int, cfg: EvalConfig) -> tuple[TaskSpec, list[EvalItem]]:
+    root = cfg.data_root()
+    if helmet_layout(root):
+        test, demo = helmet_rerank_files(root, length)
+        count = table_count(cfg, name, length)
+        if count is None and test.name == f"test_reranking_data_k{RERANK_KS.get(length)}_dep3.jsonl":
+            count = RERANK_KS[length]  # HELMET's own file of this length: all its passages
+        # HELMET's demos show all the demo file's passages (10)
+        return msmarco(test, tokenizer, length, cfg.num_samples, cfg.seed, cfg.shots,
+                       cfg.max_new_tokens.get(name) or 200, count, demo_passages=1 << 30, demo_path=demo)
     return msmarco(cfg.data_root() / "rerank" / "msmarco.jsonl", tokenizer, length, cfg.num_samples, cfg.seed,
                    cfg.shots, cfg.max_new_tokens.get(name) or 200, table_count(cfg, name, length))
