@@ -23,6 +23,7 @@ import re
 from typing import Any, Callable
 
 from prolong.eval.metrics import normalize_answer
+from prolong.eval.sentences import sentences
 
 NLI = Callable[[str, str], bool]
 "(premise, hypothesis) -> entailed"
@@ -38,20 +39,6 @@ def remove_citations(sent: str) -> str:
 def clean_output(output: str) -> str:
     """eval_alce.py's first step: newlines to one space, the ChatML end marker dropped."""
     return re.sub(r"\n+", " ", output).replace("<|im_end|>", "")
-
-
-def sentences(text: str) -> list[str]:
-    """NLTK's sent_tokenize when its punkt data is installed; else Punkt with default parameters (no download is
-    ever made; the untrained splitter breaks at sentence-final punctuation followed by a space, like the trained
-    one except around abbreviations it has not learned)."""
-    import nltk
-
-    try:
-        return nltk.sent_tokenize(text)
-    except LookupError:
-        from nltk.tokenize.punkt import PunktSentenceTokenizer
-
-        return PunktSentenceTokenizer().tokenize(text)
 
 
 def _exact_presence(short_answers: list[str], context: str) -> bool:

@@ -22,6 +22,7 @@ from prolong.eval import prompts as P
 from prolong.eval.categories import HELMET_CATEGORIES, NIAH, RECALL
 from prolong.eval.metrics import ruler_recall, score_raw_and_parsed
 from prolong.eval.helmet_format import JSON_KV_KS
+from prolong.eval.sentences import sentences
 from prolong.eval.tasks.base import EvalItem, TaskSpec, fit_count, hf_shuffle_select
 from prolong.eval.tasks.common import fit_item, prompt_len, read_jsonl, table_count
 from prolong.eval.tasks.registry import register
@@ -140,8 +141,6 @@ RULER_NEEDLE_SEED = 42
 def split_sentences(text: str) -> list[str]:
     """The essay in sentences (RULER: nltk's sent_tokenize; its punkt data is not downloaded here, so Punkt with
     default parameters, which differs only around abbreviations)."""
-    from prolong.eval.cite_metrics import sentences
-
     return sentences(text)
 
 
