@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 
 class CorruptFileError(ValueError):
@@ -71,15 +71,32 @@ def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def iter_jsonl(path: str | Path, allow_torn_tail: bool = True) -> Iterator[dict[str, Any]]:
+def iter_jsonl(path: str | Path, allow_torn_tail: bool = True,
+               on_error: Callable[[CorruptFileError], None] | None = None) -> Iterator[dict[str, Any]]:
     """Yield records of a JSONL file. A bad line is a `CorruptFileError` naming file and line, except an
-    unterminated last line (a writer killed mid-append), which is skipped when `allow_torn_tail`."""
+    unterminated last line (a writer killed mid-append), which is skipped when `allow_torn_tail`. With `on_error`,
+    a bad line is handed to it (which may raise) and reading goes on."""
+    for _, record in iter_jsonl_numbered(path, allow_torn_tail, on_error):
+        yield record
+
+
+def iter_jsonl_numbered(path: str | Path, allow_torn_tail: bool = True,
+                        on_error: Callable[[CorruptFileError], None] | None = None
+                        ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) of a JSONL file; see `iter_jsonl`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: file not found")
-    with open(path) as f:
-        lines = f.readlines()
-    for lineno, line in enumerate(lines, start=1):
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    torn = lines[-1]  # after the last newline: empty, or an unterminated line of a killed writer
+    lines = [line + b"\n" for line in lines[:-1]] + ([torn] if torn else [])
+    for lineno, raw in enumerate(lines, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            _bad(CorruptFileError(f"{path}:{lineno}: not valid UTF-8 ({err.reason} at byte {err.start})"), on_error)
+            continue
         if not line.strip():
             continue
         try:
@@ -87,7 +104,15 @@ def iter_jsonl(path: str | Path, allow_torn_tail: bool = True) -> Iterator[dict[
         except json.JSONDecodeError as err:
             if allow_torn_tail and lineno == len(lines) and not line.endswith("\n"):
                 return
-            raise CorruptFileError(f"{path}:{lineno}: corrupt JSON line ({err})") from err
+            _bad(CorruptFileError(f"{path}:{lineno}: corrupt JSON line ({err})"), on_error)
+            continue
         if not isinstance(record, dict):
-            raise CorruptFileError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
-        yield record
+            _bad(CorruptFileError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}"), on_error)
+            continue
+        yield lineno, record
+
+
+def _bad(err: CorruptFileError, on_error: Callable[[CorruptFileError], None] | None) -> None:
+    if on_error is None:
+        raise err
+    on_error(err)
