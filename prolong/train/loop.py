@@ -350,7 +350,8 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
                 f"{run.path}: loss or gradient norm non-finite for {bad_steps} steps in a row (steps "
                 f"{step - bad_steps + 1}-{step}: loss {out['loss']}, grad norm {out['grad_norm']}); "
                 f"{_kept(ckpt_root)}. Lower optim.lr or check the data")
-        if step % t.checkpoint_every == 0 or step == stop:
+        # no checkpoint inside a run of non-finite steps: the last good one stays the newest
+        if (step % t.checkpoint_every == 0 or step == stop) and bad_steps == 0:
             _require_finite_weights(acc, net, run, step, ckpt_root)
             trainer_state = {"step": step, "tokens_per_domain": tokens_per_domain, "elapsed_s": elapsed,
                              "scheduler": {"next_step": step, "steps": t.steps, "lr": lr,
