@@ -4,6 +4,7 @@
     prolong data tokenize --params params/paper/mixtures/corpus.yaml [--only code_repos books] [--workers 8]
     prolong data stats --params params/tiny/corpus.yaml [--min-tokens 4096] [--thresholds 1024 4096 16384]
     prolong data peek --mixture params/tiny/mixtures/stage1.yaml --seq-len 1024 [--n 4]
+    prolong data verify --params params/tiny/corpus.yaml     checksums of every shard (opening checks sizes only)
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--min-tokens", type=int, default=65536, help="long-document threshold of Table 3")
     p.add_argument("--thresholds", type=int, nargs="*", default=[4096, 8192, 16384, 32768], help="Table 14 columns")
     p.add_argument("--unit", type=float, default=1e9, help="Table 3 unit (1e9: billions, as the paper)")
+    p = sub.add_parser("verify", help="check every shard of the corpus's token stores against its recorded size and "
+                                      "checksum, naming each damaged file (the next build rebuilds them)")
+    p.add_argument("--params", required=True, help="corpus YAML")
     p = sub.add_parser("peek", help="print the first packed sequences of a mixture")
     p.add_argument("--mixture", required=True)
     p.add_argument("--seq-len", type=int, required=True)
@@ -105,4 +109,26 @@ def _peek(args) -> int:
     return 0
 
 
-_COMMANDS = {"build-tiny": _build_tiny, "tokenize": _tokenize, "stats": _stats, "peek": _peek}
+def _verify(args) -> int:
+    from prolong.data.config import CorpusConfig
+    from prolong.data.token_store import damaged_shards
+
+    corpus = CorpusConfig.from_yaml(args.params)
+    bad = 0
+    for name in corpus.sources:
+        path = corpus.store_path(name)
+        if not (path / "store.json").is_file():
+            print(f"store {name}: not built ({path})")
+            continue
+        damaged = damaged_shards(path, checksums=True)
+        for problems in damaged.values():
+            for problem in problems:
+                print(f"error: {problem}", file=sys.stderr)
+        bad += len(damaged)
+        print(f"store {name}: " + (f"{len(damaged)} damaged shards" if damaged else "every shard verifies"))
+    if bad:
+        print(f"error: {bad} damaged shards; the build command of the corpus rebuilds them", file=sys.stderr)
+    return 2 if bad else 0
+
+
+_COMMANDS = {"build-tiny": _build_tiny, "tokenize": _tokenize, "stats": _stats, "peek": _peek, "verify": _verify}
