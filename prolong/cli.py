@@ -25,7 +25,8 @@ from prolong import batch, migrate, paths
 from prolong.data import cli as data_cli
 from prolong.eval import cli as eval_cli
 from prolong.experiments import cli as experiment_cli
-from prolong.report import render_all
+from prolong.config import ConfigError
+from prolong.report import TABLES, render_all
 from prolong.errors import USER_ERRORS
 from prolong.runs import DamagedRunWarning, load_runs
 from prolong.train import cli as train_cli
@@ -53,6 +54,9 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    unknown = [t for t in args.tables or [] if t not in TABLES]
+    if unknown:
+        raise ConfigError(f"--tables: unknown table {unknown[0]!r}; published tables: {', '.join(TABLES)}")
     written = render_all(load_runs(args.sources, strict=args.strict), args.tables or None)
     print(f"wrote {len(written)} files under {paths.figures_dir()}")
     return 0

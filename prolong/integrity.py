@@ -68,7 +68,8 @@ def check_safetensors(path: str | Path) -> None:
     """A `CorruptFileError` naming the file when a .safetensors file (or any in a folder) is shorter or longer than
     its own header says."""
     path = Path(path)
-    for f in sorted(path.glob("*.safetensors")) if path.is_dir() else [path]:
+    files = sorted(path.glob("*.safetensors")) if path.is_dir() else [path] if path.is_file() else []
+    for f in files:  # a missing path is left to the loader, which names it
         size = f.stat().st_size
         try:
             with open(f, "rb") as fh:
