@@ -2,6 +2,7 @@
 
     prolong data build-tiny [--force]
     prolong data tokenize --params params/paper/mixtures/corpus.yaml [--only code_repos books] [--workers 8]
+                          [--verify]                          (checksums of built stores; damaged shards rebuilt)
     prolong data stats --params params/tiny/corpus.yaml [--min-tokens 4096] [--thresholds 1024 4096 16384]
     prolong data peek --mixture params/tiny/mixtures/stage1.yaml --seq-len 1024 [--n 4]
     prolong data verify --params params/tiny/corpus.yaml     checksums of every shard (opening checks sizes only)
@@ -24,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--only", nargs="*", default=None, help="only these sources")
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--force", action="store_true", help="rebuild stores that exist")
+    p.add_argument("--verify", action="store_true", help="check the checksums of built stores (not only sizes) and "
+                   "rebuild the shards that fail")
     p = sub.add_parser("stats", help="Table 3 / Table 14 statistics of the token stores of a corpus")
     p.add_argument("--params", required=True, help="corpus YAML")
     p.add_argument("--min-tokens", type=int, default=65536, help="long-document threshold of Table 3")
@@ -70,7 +73,8 @@ def _tokenize(args) -> int:
     from prolong.data.token_store import build_corpus_stores
 
     corpus = CorpusConfig.from_yaml(args.params)
-    stores = build_corpus_stores(corpus, only=args.only, force=args.force, workers=args.workers)
+    stores = build_corpus_stores(corpus, only=args.only, force=args.force, workers=args.workers,
+                                 verify=args.verify)
     print(store_summary(stores).to_string(index=False))
     return 0
 
@@ -127,7 +131,8 @@ def _verify(args) -> int:
         bad += len(damaged)
         print(f"store {name}: " + (f"{len(damaged)} damaged shards" if damaged else "every shard verifies"))
     if bad:
-        print(f"error: {bad} damaged shards; the build command of the corpus rebuilds them", file=sys.stderr)
+        print(f"error: {bad} damaged shards; `prolong data tokenize --params {args.params} --verify` rebuilds them",
+              file=sys.stderr)
     return 2 if bad else 0
 
 

@@ -291,8 +291,10 @@ def _plan_shards(docs: Iterator, shard_chars: int) -> Iterator[tuple[int, list]]
 
 
 def build_token_store(source: SourceConfig, out_dir: str | Path, tokenizer_path: str, workers: int = 2,
-                      shard_chars: int = 64_000_000, name: str = "", force: bool = False, pool=None) -> TokenStore:
-    """Tokenize `source` into a token store at `out_dir` (resuming a killed build; skipping a complete one).
+                      shard_chars: int = 64_000_000, name: str = "", force: bool = False, pool=None,
+                      verify: bool = False) -> TokenStore:
+    """Tokenize `source` into a token store at `out_dir` (resuming a killed build; skipping a complete one, after
+    checking its shards' sizes, or with `verify` their checksums: a damaged shard is rebuilt).
 
     workers <= 1 tokenizes in this process; otherwise in `workers` processes (or the given multiprocessing `pool`)."""
     out = Path(out_dir)
@@ -300,7 +302,7 @@ def build_token_store(source: SourceConfig, out_dir: str | Path, tokenizer_path:
     identity = identity_of(tokenizer_path)
     if (out / "store.json").exists() and not force:
         try:
-            return TokenStore.open(out, expect=identity)
+            return TokenStore.open(out, expect=identity, verify=verify)
         except DamagedStoreError as err:  # rebuild only the damaged shards (the others are intact and reused)
             print(f"warning: store {label}: {err}; rebuilding {', '.join(err.shards)}", file=sys.stderr)
             for shard in err.shards:
@@ -428,7 +430,7 @@ def _feed_pool(pool, jobs: Iterator[tuple[int, list]], out: str, min_tokens: int
 
 
 def build_corpus_stores(corpus: CorpusConfig, only: list[str] | None = None, force: bool = False,
-                        workers: int | None = None) -> dict[str, TokenStore]:
+                        workers: int | None = None, verify: bool = False) -> dict[str, TokenStore]:
     """Tokenize every source of a corpus (or `only` some) into `<store_root>/<source>`."""
     names = only or list(corpus.sources)
     unknown = [n for n in names if n not in corpus.sources]
@@ -436,11 +438,12 @@ def build_corpus_stores(corpus: CorpusConfig, only: list[str] | None = None, for
         raise KeyError(f"source {unknown[0]!r} is not in the corpus (sources: {', '.join(corpus.sources)})")
     workers = corpus.workers if workers is None else workers
     identity_of(corpus.tokenizer_path())     # fail here, clearly, not in pool workers (a pool respawns them forever)
-    todo = [n for n in names if force or not (corpus.store_path(n) / "store.json").is_file()]
+    todo = [n for n in names if force or verify or not store_intact(corpus.store_path(n))]
     pool = make_pool(corpus.tokenizer_path(), workers) if workers > 1 and todo else None
     try:
         return {n: build_token_store(corpus.sources[n], corpus.store_path(n), corpus.tokenizer_path(), workers=workers,
-                                     shard_chars=corpus.shard_chars, name=n, force=force, pool=pool)
+                                     shard_chars=corpus.shard_chars, name=n, force=force, pool=pool,
+                                     verify=verify)
                 for n in names}
     finally:
         if pool is not None:

@@ -61,6 +61,8 @@ def test_same_size_damage_is_found_by_verify(corpus, tmp_path, tiny_tokenizer):
     TokenStore.open(tmp_path / "store")  # sizes only: opens
     with pytest.raises(DamagedStoreError, match=rf"{shard}: checksum differs"):
         TokenStore.open(tmp_path / "store", verify=True)
+    _build(corpus, tmp_path / "store", tiny_tokenizer, verify=True)  # a verifying build rebuilds it
+    TokenStore.open(tmp_path / "store", verify=True)
 
 
 def test_offsets_cut_short_and_stores_of_the_old_format_are_named(corpus, tmp_path, tiny_tokenizer):
