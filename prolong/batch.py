@@ -99,6 +99,7 @@ def reproduce(scale: str = "tiny", selected: list[str] | None = None, build: Pat
     """Run the batch; progress lines go to stderr, one per notebook."""
     if not (paths.PARAMS_DIR / scale).is_dir():
         raise ConfigError(f"{paths.PARAMS_DIR / scale}: no params for scale {scale!r}")
+    selected_notebooks = notebooks(selected)  # an unknown name is refused before the tiny data is built
     build = build or paths.build_dir()
     os.environ.setdefault("PROLONG_QUIET", "1")  # kernels inherit it: no progress bars in batch runs
     os.environ["PROLONG_SCALE"] = scale
@@ -106,7 +107,7 @@ def reproduce(scale: str = "tiny", selected: list[str] | None = None, build: Pat
         print("[reproduce] tiny data (prolong.tiny.build_tiny) ...", file=sys.stderr, flush=True)
         build_tiny()  # once, before the notebooks read it (fast when built)
     results = []
-    for nb in notebooks(selected):
+    for nb in selected_notebooks:
         print(f"[reproduce] {nb.stem} ...", file=sys.stderr, flush=True)
         result = run_notebook(nb, scale, build)
         status = "ok" if result.ok else f"FAILED in {result.error}"

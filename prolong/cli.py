@@ -2,26 +2,33 @@
 
     prolong reproduce [--scale tiny|paper] [--notebooks 01 02 ...]   run the section notebooks (papermill batch)
     prolong report [--tables T04 ...] [--sources paper runs]         write figures/tables from logged runs
+                   [--strict]                                        (a damaged run: an error, not a skip)
     prolong data ...                                                 build corpora, tokenizers, token stores
     prolong train --params params/tiny/stages/stage1.yaml            one training stage (or SFT) -> runs/train/
     prolong eval --model <dir> --tasks ... --lengths ...             HELMET-style evaluation -> runs/eval/
     prolong experiment run|plan --experiment T04 [--scale paper]     an experiment's arms: run here, or plan for Slurm
     prolong runs migrate [--root runs]                               convert a run store of the old layout
 
-Under torchrun or accelerate launch, use the module: `accelerate launch ... -m prolong.cli train --params ...`.
+Under torchrun or accelerate launch, use the module: `accelerate launch ... -m prolong.cli train --params ...`
+(`python -m prolong` is the same command). Bad input and damaged files are reported as one `error:` line naming the
+file (exit status 2); a damaged run is skipped by report and the notebooks with one `warning:` line.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
 
-from prolong import batch, migrate
+from prolong import batch, migrate, paths
 from prolong.data import cli as data_cli
 from prolong.eval import cli as eval_cli
 from prolong.experiments import cli as experiment_cli
-from prolong.report import render_all
-from prolong.runs import load_runs
+from prolong.config import ConfigError
+from prolong.report import TABLES, render_all
+from prolong.errors import USER_ERRORS
+from prolong.runs import DamagedRunWarning, load_runs
 from prolong.train import cli as train_cli
 
 # Subcommands implemented by the library's parts: (module with add_arguments(parser) and main(args) -> int, help)
@@ -34,19 +41,24 @@ SUBCOMMANDS = {
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    if args.strict:
+        os.environ["PROLONG_STRICT"] = "1"  # the notebooks' kernels inherit it (prolong.runs.load_runs)
     results = batch.reproduce(args.scale, args.notebooks or None)
     failed = [r for r in results if not r.ok]
     total = sum(r.seconds for r in results)
-    print(f"{len(results) - len(failed)}/{len(results)} notebooks ran ({total:.1f}s); figures in figures/, "
-          f"executed notebooks and HTML in build/")
+    print(f"{len(results) - len(failed)}/{len(results)} notebooks ran ({total:.1f}s); figures in "
+          f"{paths.figures_dir()}, executed notebooks and HTML in {paths.build_dir()}")
     for r in failed:
         print(f"FAILED {r.notebook}: {r.error}", file=sys.stderr)
     return 1 if failed else 0
 
 
 def _report(args: argparse.Namespace) -> int:
-    written = render_all(load_runs(args.sources), args.tables or None)
-    print(f"wrote {len(written)} files under figures/")
+    unknown = [t for t in args.tables or [] if t not in TABLES]
+    if unknown:
+        raise ConfigError(f"--tables: unknown table {unknown[0]!r}; published tables: {', '.join(TABLES)}")
+    written = render_all(load_runs(args.sources, strict=args.strict), args.tables or None)
+    print(f"wrote {len(written)} files under {paths.figures_dir()}")
     return 0
 
 
@@ -64,11 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="execute every section notebook with papermill")
     p.add_argument("--scale", default="tiny", help="params/<scale>/ to use (tiny or paper)")
     p.add_argument("--notebooks", nargs="*", help="only these notebooks (stem or prefix, e.g. 02)")
+    p.add_argument("--strict", action="store_true", help="a damaged run fails the notebook (default: skipped with "
+                   "a warning naming the file)")
     p.set_defaults(func=_reproduce)
 
     p = sub.add_parser("report", help="render the paper's tables and figures from logged runs")
     p.add_argument("--tables", nargs="*", help="table ids (default: all)")
     p.add_argument("--sources", nargs="*", default=["paper", "runs"], help="run sources: paper, runs, or a folder")
+    p.add_argument("--strict", action="store_true", help="a damaged run is an error (default: skipped with a "
+                   "warning naming the file)")
     p.set_defaults(func=_report)
 
     for name, (module, help_text) in SUBCOMMANDS.items():
@@ -89,7 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None) -> None:
+            if issubclass(category, DamagedRunWarning):  # one line; the file is in the message
+                print(f"warning: {message}", file=sys.stderr)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        warnings.simplefilter("always", DamagedRunWarning)  # every damaged run is named, not only the first
+        try:
+            return int(args.func(args) or 0)
+        except USER_ERRORS as err:  # bad input or a damaged file: its message names the file (prolong.errors)
+            print(f"error: {err}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ Validation that goes beyond types lives in each dataclass's `__post_init__` (rai
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -31,13 +32,43 @@ class ConfigError(ValueError):
     """A params file or mapping that does not fit its dataclass; the message names the file and key."""
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key written twice in one mapping (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` merges are not duplicates
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice, on line {seen[key]} and on line {line}",
+                    key_node.start_mark)
+            seen.setdefault(key, line)
+        return super().construct_mapping(node, deep)
+
+
+def read_text_utf8(path: Path) -> str:
+    """The text of `path`; bytes that are not UTF-8 are a `ConfigError` naming the file and the line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not valid UTF-8 (byte 0x{data[err.start]:02x}); save the file as "
+                          "UTF-8") from None
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping; a missing, unparsable or non-mapping file is a `ConfigError` naming the file."""
+    """Read a YAML mapping; a missing, unparsable or non-mapping file, a key written twice or bytes that are not
+    UTF-8 are a `ConfigError` naming the file (and line)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: params file not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(read_text_utf8(path), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from err
     if data is None:
@@ -94,14 +125,19 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         # YAML reads `1e-5` as a string (YAML 1.1); accept numeric strings and ints for float fields.
         if isinstance(value, bool):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
+        number = None
         if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
+            number = float(value)
+        elif isinstance(value, str):
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if number is None:
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(number):  # `.inf`, `.nan`, `1e400`: a run trains to NaN on them
+            raise ConfigError(f"{where}: {value!r} is not a finite number")
+        return number
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")

@@ -9,12 +9,25 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 
 class CorruptFileError(ValueError):
     """A data or results file that cannot be parsed; the message names the file (and line)."""
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    """The process umask. Python can only read it by setting it, so it is set to itself at once under a lock (no
+    file is read: the tiny world's builders check that they open nothing but their own outputs)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -22,6 +35,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file 0600; give it the mode a plain open() would (0666 minus the umask), so a run store
+        # on a shared cluster is readable by whoever the umask lets read it
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -71,15 +87,32 @@ def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def iter_jsonl(path: str | Path, allow_torn_tail: bool = True) -> Iterator[dict[str, Any]]:
+def iter_jsonl(path: str | Path, allow_torn_tail: bool = True,
+               on_error: Callable[[CorruptFileError], None] | None = None) -> Iterator[dict[str, Any]]:
     """Yield records of a JSONL file. A bad line is a `CorruptFileError` naming file and line, except an
-    unterminated last line (a writer killed mid-append), which is skipped when `allow_torn_tail`."""
+    unterminated last line (a writer killed mid-append), which is skipped when `allow_torn_tail`. With `on_error`,
+    a bad line is handed to it (which may raise) and reading goes on."""
+    for _, record in iter_jsonl_numbered(path, allow_torn_tail, on_error):
+        yield record
+
+
+def iter_jsonl_numbered(path: str | Path, allow_torn_tail: bool = True,
+                        on_error: Callable[[CorruptFileError], None] | None = None
+                        ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) of a JSONL file; see `iter_jsonl`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: file not found")
-    with open(path) as f:
-        lines = f.readlines()
-    for lineno, line in enumerate(lines, start=1):
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    torn = lines[-1]  # after the last newline: empty, or an unterminated line of a killed writer
+    lines = [line + b"\n" for line in lines[:-1]] + ([torn] if torn else [])
+    for lineno, raw in enumerate(lines, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            _bad(CorruptFileError(f"{path}:{lineno}: not valid UTF-8 ({err.reason} at byte {err.start})"), on_error)
+            continue
         if not line.strip():
             continue
         try:
@@ -87,7 +120,15 @@ def iter_jsonl(path: str | Path, allow_torn_tail: bool = True) -> Iterator[dict[
         except json.JSONDecodeError as err:
             if allow_torn_tail and lineno == len(lines) and not line.endswith("\n"):
                 return
-            raise CorruptFileError(f"{path}:{lineno}: corrupt JSON line ({err})") from err
+            _bad(CorruptFileError(f"{path}:{lineno}: corrupt JSON line ({err})"), on_error)
+            continue
         if not isinstance(record, dict):
-            raise CorruptFileError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
-        yield record
+            _bad(CorruptFileError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}"), on_error)
+            continue
+        yield lineno, record
+
+
+def _bad(err: CorruptFileError, on_error: Callable[[CorruptFileError], None] | None) -> None:
+    if on_error is None:
+        raise err
+    on_error(err)

@@ -81,7 +81,9 @@ def validate(notebook: Path, params: dict[str, Any], source: str) -> dict[str, A
 
 
 def load_params(notebook: Path, params_file: Path) -> dict[str, Any]:
-    """Read and validate a notebook's params file; a missing file means "use the notebook's defaults"."""
-    if not params_file.exists():
-        return {}
+    """Read and validate a notebook's params file. A missing file is an error naming the expected path: running the
+    notebook on its defaults instead would run another scale's experiments (training included) unasked."""
+    if not params_file.is_file():
+        raise ConfigError(f"{params_file}: params file of notebook {notebook.name} not found (each scale has one "
+                          f"per notebook; an empty file runs the notebook's defaults)")
     return validate(notebook, read_yaml(params_file), str(params_file))

@@ -36,8 +36,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -46,7 +48,9 @@ import pandas as pd
 import yaml
 
 from prolong import paths
-from prolong.io import CorruptFileError, append_jsonl, atomic_write_json, atomic_write_text, iter_jsonl, read_json
+from prolong.errors import ProlongError
+from prolong.io import (CorruptFileError, append_jsonl, atomic_write_json, atomic_write_text, iter_jsonl,
+                        iter_jsonl_numbered, read_json)
 from prolong.results import paper_table
 from prolong.tidy import TIDY_COLUMNS, fmt
 
@@ -76,8 +80,30 @@ class RunMismatchError(ValueError):
     """A run directory that was created with other params than the ones given now."""
 
 
-class OldLayoutError(RuntimeError):
+class OldLayoutError(ProlongError, RuntimeError):
     """A run store written by an older version (one folder per experiment); `prolong runs migrate` converts it."""
+
+
+class DamagedRunWarning(UserWarning):
+    """A run (or index line) that could not be read and was left out of the tidy table; the message names the file
+    and why. `load_runs(..., strict=True)` (or PROLONG_STRICT=1) raises the `CorruptFileError` instead."""
+
+
+# What reading one damaged run can raise: every reader names the file in its message.
+DAMAGE = (CorruptFileError, FileNotFoundError, KeyError, TypeError, ValueError)
+
+
+def strict_default(strict: bool | None) -> bool:
+    """`strict` as given, else the PROLONG_STRICT environment variable (the notebooks' kernels inherit it from
+    `prolong reproduce --strict`)."""
+    return strict if strict is not None else os.environ.get("PROLONG_STRICT", "") not in ("", "0")
+
+
+def skip_damaged(err: BaseException, what: str, strict: bool) -> None:
+    """One warning line naming the damaged file and why; in strict mode the error itself."""
+    if strict:
+        raise err if isinstance(err, CorruptFileError) else CorruptFileError(str(err)) from err
+    warnings.warn(f"skipped {what}: {err}", DamagedRunWarning, stacklevel=3)
 
 
 def params_fingerprint(params: dict[str, Any]) -> str:
@@ -196,14 +222,25 @@ class Run:
             raise CorruptFileError(f"{p}: corrupt YAML ({err})") from err
 
     def status(self) -> str:
-        return read_json(self.path / "status.json")["status"]
+        p = self.path / "status.json"
+        record = read_json(p)
+        status = record.get("status") if isinstance(record, dict) else None
+        if status not in STATUSES:
+            found = f"status {status!r}" if isinstance(record, dict) and "status" in record else "no 'status' key"
+            raise CorruptFileError(f"{p}: {found} (expected one of {', '.join(STATUSES)})")
+        return status
 
     def is_done(self) -> bool:
         return (self.path / "status.json").exists() and self.status() == "done"
 
     def scores(self) -> dict[str, float]:
         p = self.path / "scores.json"
-        return read_json(p) if p.exists() else {}
+        if not p.exists():
+            return {}
+        scores = read_json(p)
+        if not isinstance(scores, dict):
+            raise CorruptFileError(f"{p}: expected a JSON object of scores, got {type(scores).__name__}")
+        return scores
 
     def train_log(self) -> pd.DataFrame:
         p = self.path / "train_log.jsonl"
@@ -216,7 +253,7 @@ class Run:
             if not dataset or not length.isdigit():
                 raise CorruptFileError(f"{p}: eval files are named <dataset>__<length>.json")
             result = read_json(p)
-            if "averaged_metrics" not in result:
+            if not isinstance(result, dict) or not isinstance(result.get("averaged_metrics"), dict):
                 raise CorruptFileError(f"{p}: missing 'averaged_metrics'")
             out.append((dataset, int(length), result))
         return out
@@ -265,20 +302,50 @@ def append_index(row: dict[str, Any], root: str | Path | None = None) -> dict[st
     return full
 
 
-def read_index(root: str | Path | None = None, experiments: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """The current row of every indexed arm, in index order: the last line of each (experiment, arm, seed)."""
+def read_index(root: str | Path | None = None, experiments: Iterable[str] | None = None,
+               strict: bool | None = None) -> list[dict[str, Any]]:
+    """The current row of every indexed arm, in index order: the last line of each (experiment, arm, seed).
+
+    A corrupt line, or one without the fields of an arm, is skipped with a `DamagedRunWarning` naming file:line
+    (strict: the error)."""
     root = Path(root) if root is not None else paths.runs_dir()
     check_layout(root)
+    strict = strict_default(strict)
     wanted = set(experiments) if experiments is not None else None
     latest: dict[tuple, dict[str, Any]] = {}
     if not index_path(root).is_file():
         return []
-    for row in iter_jsonl(index_path(root)):
+    for lineno, row in iter_jsonl_numbered(index_path(root),
+                                           on_error=lambda err: skip_damaged(err, "index line", strict)):
+        problem = _index_row_problem(row)
+        if problem:
+            skip_damaged(CorruptFileError(f"{index_path(root)}:{lineno}: {problem}"), "index line", strict)
+            continue
+        row = {**_INDEX_DEFAULTS, **row}
         if wanted is None or row["experiment"] in wanted:
             key = (row["experiment"], row["arm"], row["seed"])
             latest.pop(key, None)  # a rerun's row takes the place of the old one, at the end
             latest[key] = row
     return list(latest.values())
+
+
+# Fields a row of an older writer may lack, and what they mean when absent.
+_INDEX_DEFAULTS: dict[str, Any] = {"x": None, "stages": [], "own_stages": 0, "sft": None, "eval": None,
+                                   "pre_sft_eval": None, "columns": {}, "scores": {}, "created": "", "created_ns": 0}
+
+
+def _index_row_problem(row: dict[str, Any]) -> str:
+    """Why an index row cannot be used ('' when it can)."""
+    missing = [k for k in ("experiment", "arm", "seed", "label") if k not in row]
+    if missing:
+        return f"index row without {missing[0]!r}"
+    scores = row.get("scores") or {}
+    if not isinstance(scores, dict) or any(isinstance(v, bool) or not isinstance(v, (int, float))
+                                           for v in scores.values()):
+        return "index row whose 'scores' are not a mapping of numbers"
+    if not isinstance(row.get("columns") or {}, dict) or not isinstance(row.get("stages") or [], list):
+        return "index row whose 'columns' or 'stages' have the wrong type"
+    return ""
 
 
 def check_layout(root: str | Path) -> None:
@@ -297,13 +364,33 @@ def check_layout(root: str | Path) -> None:
 
 # ---- the index joined to the eval results: the tidy table ------------------------------------------------------
 
+def _eval_cells(root: Path, ref: str, where: str) -> tuple[dict[str, Any], list[tuple[str, int, str, Any]]]:
+    """(scores, per-dataset cells) of one finished evaluation run; a `CorruptFileError` naming the damaged file."""
+    evaluation = Run.at(ref, root)
+    if not evaluation.is_done():
+        raise CorruptFileError(f"{where} names {ref}, which is not a finished run under {root}")
+    cells = [(d, n, k, v) for d, n, result in evaluation.evals() for k, v in result["averaged_metrics"].items()
+             if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    scores = evaluation.scores()
+    for k, v in scores.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise CorruptFileError(f"{evaluation.path / 'scores.json'}: score {k!r} is {v!r}, not a number")
+    return scores, cells
+
+
 def runs_table(root: str | Path | None = None, experiments: Iterable[str] | None = None,
-               source: str = "runs") -> pd.DataFrame:
+               source: str = "runs", strict: bool | None = None) -> pd.DataFrame:
     """Tidy rows (`prolong.tidy`) of the indexed arms under `root`: each arm's evaluation scores (renamed to the
-    table's columns), per-dataset results and own scores, for its final model and, where logged, before SFT."""
+    table's columns), per-dataset results and own scores, for its final model and, where logged, before SFT.
+
+    An evaluation run that cannot be read (a truncated JSON, a status.json without a status, a run that never
+    finished) is left out with one `DamagedRunWarning` naming the file and why, and everything else loads; with
+    `strict` (default: PROLONG_STRICT) it is a `CorruptFileError`."""
     root = Path(root) if root is not None else paths.runs_dir()
+    strict = strict_default(strict)
     rows: list[dict[str, Any]] = []
-    for row in read_index(root, experiments):
+    loaded: dict[str, tuple[dict[str, Any], list] | None] = {}  # ref -> its cells, None when damaged (warned once)
+    for row in read_index(root, experiments, strict):
         own = " ".join(row["stages"][len(row["stages"]) - row["own_stages"]:]) if row["own_stages"] else ""
         for phase, ref in (("final", row["eval"]), ("pre_sft", row["pre_sft_eval"])):
             if phase == "pre_sft" and ref is None:
@@ -313,15 +400,18 @@ def runs_table(root: str | Path | None = None, experiments: Iterable[str] | None
                     "status": "done"}
             cells = []
             if ref is not None:
-                evaluation = Run.at(ref, root)
-                if not evaluation.is_done():
-                    raise CorruptFileError(f"{index_path(root)}: {row['experiment']}/{row['arm']} names {ref}, "
-                                           f"which is not a finished run under {root}")
-                renamed = {row["columns"].get(k, k): v for k, v in evaluation.scores().items()}
+                if ref not in loaded:
+                    try:
+                        loaded[ref] = _eval_cells(root, ref, f"{index_path(root)}: {row['experiment']}/{row['arm']}")
+                    except DAMAGE as err:
+                        skip_damaged(err, f"run {ref}", strict)
+                        loaded[ref] = None
+                if loaded[ref] is None:
+                    continue
+                scores, per_dataset = loaded[ref]
+                renamed = {row["columns"].get(k, k): v for k, v in scores.items()}
                 cells += [("", 0, k, v, ref) for k, v in renamed.items() if k not in row["scores"]]
-                cells += [(d, n, k, v, ref) for d, n, result in evaluation.evals()
-                          for k, v in result["averaged_metrics"].items()
-                          if isinstance(v, (int, float)) and not isinstance(v, bool)]
+                cells += [(d, n, k, v, ref) for d, n, k, v in per_dataset]
             cells += [("", 0, k, v, own) for k, v in row["scores"].items()]
             rows += [{**base, "dataset": d, "length": n, "metric": k, "value": float(v), "display": fmt(float(v)),
                       "runs": who} for d, n, k, v, who in cells]
@@ -329,22 +419,23 @@ def runs_table(root: str | Path | None = None, experiments: Iterable[str] | None
 
 
 def load_runs(sources: Iterable[str] = ("paper", "runs"), experiments: Iterable[str] | None = None,
-              runs_root: str | Path | None = None) -> pd.DataFrame:
+              runs_root: str | Path | None = None, strict: bool | None = None) -> pd.DataFrame:
     """Load any set of run sources as one tidy table (columns `TIDY_COLUMNS`).
 
     A source is "paper" (the published tables, `results/paper/`), "runs" (the run store) or a path to another run
-    store (its source name is the folder name)."""
+    store (its source name is the folder name). A damaged run is skipped with a warning naming its file (strict, or
+    PROLONG_STRICT=1: an error), so one bad file never hides the others."""
     frames = []
     for src in sources:
         if src == "paper":
             frames.append(paper_table(experiments=experiments))
         elif src == "runs":
-            frames.append(runs_table(runs_root, experiments, "runs"))
+            frames.append(runs_table(runs_root, experiments, "runs", strict))
         else:
             p = Path(src)
             if not p.is_dir():
                 raise FileNotFoundError(f"{p}: run source not found (use 'paper', 'runs' or a run-store folder)")
-            frames.append(runs_table(p, experiments, p.name))
+            frames.append(runs_table(p, experiments, p.name, strict))
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame(columns=TIDY_COLUMNS)

@@ -64,3 +64,38 @@ def test_missing_and_broken_files(tmp_path):
         Stage.from_yaml(tmp_path / "nope.yaml")
     with pytest.raises(ConfigError, match="not valid YAML"):
         Stage.from_yaml(_write(tmp_path, "name: [unclosed\n"))
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "1e400", "'inf'"])
+def test_non_finite_numbers_are_refused(tmp_path, value):
+    """`lr: .inf` used to train to NaN from step 2 and mark the run done."""
+    with pytest.raises(ConfigError, match=r"stage\.yaml: optim\.lr: .* is not a finite number"):
+        Stage.from_yaml(_write(tmp_path, f"name: s1\noptim:\n  lr: {value}\n"))
+    with pytest.raises(ConfigError, match=r"optim\.betas\[1\]: .* is not a finite number"):
+        Stage.from_yaml(_write(tmp_path, f"name: s1\noptim:\n  betas: [0.9, {value}]\n"))
+
+
+def test_duplicate_key_names_both_lines(tmp_path):
+    """PyYAML keeps the last of two equal keys silently; a params file with one is refused."""
+    text = "name: s1\noptim:\n  lr: 1e-5\n  betas: [0.9, 0.95]\n  lr: 1e-3\n"
+    with pytest.raises(ConfigError, match=r"stage\.yaml: not valid YAML: key 'lr' appears twice, on line 3 and on "
+                                          r"line 5"):
+        Stage.from_yaml(_write(tmp_path, text))
+    with pytest.raises(ConfigError, match="key 'name' appears twice, on line 1 and on line 2"):
+        Stage.from_yaml(_write(tmp_path, "name: s1\nname: s2\n"))
+    # the same key in two different mappings is fine
+    assert Stage.from_yaml(_write(tmp_path, "name: s1\noptim: {lr: 1e-4}\n")).optim.lr == 1e-4
+
+
+def test_yaml_merge_keys_still_load(tmp_path):
+    from prolong.config import read_yaml
+
+    data = read_yaml(_write(tmp_path, "a: &a {lr: 1, steps: 2}\nb:\n  <<: *a\n  lr: 3\n"))
+    assert data["b"] == {"lr": 3, "steps": 2}
+
+
+def test_invalid_utf8_names_file_and_line(tmp_path):
+    p = tmp_path / "stage.yaml"
+    p.write_bytes(b"name: s1\noptim:\n  lr: 1e-5 # caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"stage\.yaml:3: not valid UTF-8 \(byte 0xe9\)"):
+        Stage.from_yaml(p)

@@ -95,3 +95,15 @@ def test_cli_reproduce_exit_code(monkeypatch, capsys):
     monkeypatch.setattr(batch, "reproduce", lambda scale, sel: [batch.NotebookResult("01_x", False, 1.0, "cell [2]: E: x")])
     assert cli.main(["reproduce"]) == 1
     assert "FAILED 01_x: cell [2]" in capsys.readouterr().err
+
+
+def test_missing_params_file_is_an_error_naming_the_path(tmp_path, monkeypatch):
+    """It used to run the notebook on its defaults (training included) without a word."""
+    nb = NOTEBOOKS[0]
+    missing = tmp_path / "params" / f"{nb.stem}.yaml"
+    with pytest.raises(ConfigError, match=rf"{missing}: params file of notebook {nb.name} not found"):
+        load_params(nb, missing)
+    monkeypatch.setattr(paths, "PARAMS_DIR", tmp_path / "params")
+    result = batch.run_notebook(nb, "nowhere", tmp_path / "build")
+    assert not result.ok and "params file of notebook" in result.error
+    assert not (tmp_path / "build" / "notebooks").exists()  # nothing ran

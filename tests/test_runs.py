@@ -73,7 +73,7 @@ def test_unfinished_eval_named_by_the_index_is_an_error(tmp_path):
     run = Run.open("eval", "running", EVAL, root=tmp_path)
     _index_arm(tmp_path, run)
     with pytest.raises(CorruptFileError, match="names eval/running, which is not a finished run"):
-        runs_table(tmp_path)
+        runs_table(tmp_path, strict=True)
 
 
 def test_paper_and_runs_load_as_one_table(tmp_path):
@@ -183,11 +183,11 @@ def test_corrupt_or_missing_result_files_name_the_file(tmp_path):
     _index_arm(tmp_path, run)
     (run.path / "scores.json").write_text("{broken")
     with pytest.raises(CorruptFileError, match=r"scores\.json: corrupt JSON"):
-        runs_table(tmp_path)
+        runs_table(tmp_path, strict=True)
     (run.path / "scores.json").write_text("{}")
     (run.path / "eval" / "json_kv__1024.json").write_text('{"args": {}}')
     with pytest.raises(CorruptFileError, match=r"json_kv__1024\.json: missing 'averaged_metrics'"):
-        runs_table(tmp_path)
+        runs_table(tmp_path, strict=True)
     with pytest.raises(FileNotFoundError, match="run source not found"):
         load_runs([str(tmp_path / "elsewhere")])
 

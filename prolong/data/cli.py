@@ -2,8 +2,10 @@
 
     prolong data build-tiny [--force]
     prolong data tokenize --params params/paper/mixtures/corpus.yaml [--only code_repos books] [--workers 8]
+                          [--verify]                          (checksums of built stores; damaged shards rebuilt)
     prolong data stats --params params/tiny/corpus.yaml [--min-tokens 4096] [--thresholds 1024 4096 16384]
     prolong data peek --mixture params/tiny/mixtures/stage1.yaml --seq-len 1024 [--n 4]
+    prolong data verify --params params/tiny/corpus.yaml     checksums of every shard (opening checks sizes only)
 """
 
 from __future__ import annotations
@@ -23,11 +25,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--only", nargs="*", default=None, help="only these sources")
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--force", action="store_true", help="rebuild stores that exist")
+    p.add_argument("--verify", action="store_true", help="check the checksums of built stores (not only sizes) and "
+                   "rebuild the shards that fail")
     p = sub.add_parser("stats", help="Table 3 / Table 14 statistics of the token stores of a corpus")
     p.add_argument("--params", required=True, help="corpus YAML")
     p.add_argument("--min-tokens", type=int, default=65536, help="long-document threshold of Table 3")
     p.add_argument("--thresholds", type=int, nargs="*", default=[4096, 8192, 16384, 32768], help="Table 14 columns")
     p.add_argument("--unit", type=float, default=1e9, help="Table 3 unit (1e9: billions, as the paper)")
+    p = sub.add_parser("verify", help="check every shard of the corpus's token stores against its recorded size and "
+                                      "checksum, naming each damaged file (the next build rebuilds them)")
+    p.add_argument("--params", required=True, help="corpus YAML")
     p = sub.add_parser("peek", help="print the first packed sequences of a mixture")
     p.add_argument("--mixture", required=True)
     p.add_argument("--seq-len", type=int, required=True)
@@ -66,7 +73,8 @@ def _tokenize(args) -> int:
     from prolong.data.token_store import build_corpus_stores
 
     corpus = CorpusConfig.from_yaml(args.params)
-    stores = build_corpus_stores(corpus, only=args.only, force=args.force, workers=args.workers)
+    stores = build_corpus_stores(corpus, only=args.only, force=args.force, workers=args.workers,
+                                 verify=args.verify)
     print(store_summary(stores).to_string(index=False))
     return 0
 
@@ -105,4 +113,27 @@ def _peek(args) -> int:
     return 0
 
 
-_COMMANDS = {"build-tiny": _build_tiny, "tokenize": _tokenize, "stats": _stats, "peek": _peek}
+def _verify(args) -> int:
+    from prolong.data.config import CorpusConfig
+    from prolong.data.token_store import damaged_shards
+
+    corpus = CorpusConfig.from_yaml(args.params)
+    bad = 0
+    for name in corpus.sources:
+        path = corpus.store_path(name)
+        if not (path / "store.json").is_file():
+            print(f"store {name}: not built ({path})")
+            continue
+        damaged = damaged_shards(path, checksums=True)
+        for problems in damaged.values():
+            for problem in problems:
+                print(f"error: {problem}", file=sys.stderr)
+        bad += len(damaged)
+        print(f"store {name}: " + (f"{len(damaged)} damaged shards" if damaged else "every shard verifies"))
+    if bad:
+        print(f"error: {bad} damaged shards; `prolong data tokenize --params {args.params} --verify` rebuilds them",
+              file=sys.stderr)
+    return 2 if bad else 0
+
+
+_COMMANDS = {"build-tiny": _build_tiny, "tokenize": _tokenize, "stats": _stats, "peek": _peek, "verify": _verify}

@@ -55,14 +55,19 @@ def _files(src: SourceConfig, default_glob: str) -> list[Path]:
     return files
 
 
-def _open_text(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+def _open_binary(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
 def iter_jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, record) of a JSONL file, streamed; a corrupt line is a `CorruptFileError` naming file:line."""
-    with _open_text(path) as f:
-        for lineno, line in enumerate(f, start=1):
+    with _open_binary(path) as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:  # named here: the text decoder's error names no file or line
+                raise CorruptFileError(f"{path}:{lineno}: not valid UTF-8 (byte 0x{raw[err.start]:02x} at column "
+                                       f"{err.start + 1}); save the file as UTF-8") from None
             if not line.strip():
                 continue
             try:
@@ -176,6 +181,23 @@ def _mds_documents(src: SourceConfig) -> Iterator[np.ndarray]:
         indices = np.asarray(sample.get("indices", [[0, len(ids)]]), dtype=np.int64).reshape(-1, 2)
         for start, end in indices:
             yield ids[start:end]
+
+
+def source_fingerprint(src: SourceConfig) -> list[dict[str, Any]]:
+    """Size and mtime of every file a source reads (a file, the files under a folder, or a glob's matches), for the
+    token store's build record: a resumed build refuses a source that changed."""
+    root = resolve_data_path(src.path)
+    if root.is_file():
+        files = [root]
+    elif root.is_dir():
+        files = sorted(p for p in (root.glob(src.glob) if src.glob else root.rglob("*")) if p.is_file())
+    else:
+        files = sorted(Path(p) for p in globlib.glob(str(root), recursive=True) if Path(p).is_file())
+    out = []
+    for p in files:
+        st = p.stat()
+        out.append({"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+    return out
 
 
 def iter_documents(src: SourceConfig) -> Iterator["str | np.ndarray"]:

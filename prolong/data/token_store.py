@@ -1,19 +1,28 @@
 """The token store: a source tokenized once into memory-mapped shards, with document offsets.
 
 Layout of a store folder:
-    build.json                 what is being built (tokenizer identity, source params); written first
+    build.json                 what is being built (tokenizer identity, source params, the source files' size and
+                               mtime); written first
     shard_00000.tokens         raw np.uint32 token ids of all kept documents of the shard, concatenated (no BOS/EOS)
     shard_00000.offsets.npy    np.int64, shape (n_docs + 1,): document j is tokens[offsets[j]:offsets[j+1]]
-    shard_00000.done.json      completion marker, written last (atomically) for the shard
+    shard_00000.done.json      completion marker, written last (atomically) for the shard: its counts, the size and
+                               sha256 of its two files, and the sha256 of the documents it was made from
     store.json                 written when every shard is done: the store is complete
 
 A shard is a run of consecutive documents of the source, cut every `shard_chars` characters, so the plan is the same
-on every run; a killed build resumes by skipping the shards that have a completion marker. Shards are tokenized in
-parallel by worker processes. Reading a store keeps only the memory maps open: memory does not grow with its size.
+on every run; a killed build resumes by skipping the shards that have a completion marker. Resuming after the source
+changed would mix old and new documents, so it is refused (the files' size or mtime, or the documents read for a
+finished shard, differ from the build record). Shards are tokenized in parallel by worker processes. Reading a store
+keeps only the memory maps open: memory does not grow with its size.
+
+Opening a store checks every shard file's size against its record (one stat each, before anything is memory-mapped)
+and, with `verify=True` (`prolong data verify`), its checksum; a damaged shard is a `DamagedStoreError` naming the
+file, and the next build rebuilds just that shard.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from dataclasses import dataclass
@@ -23,10 +32,11 @@ from typing import Callable, Iterator
 import numpy as np
 
 from prolong.data.config import CorpusConfig, SourceConfig
-from prolong.data.sources import SourceError, iter_documents
+from prolong.data.sources import SourceError, iter_documents, source_fingerprint
 from prolong.data.tokenizer import (TokenizerIdentity, TokenizerMismatchError, identity_of, load_fast_tokenizer,
                                     load_tokenizer)
-from prolong.io import atomic_write_bytes, atomic_write_json, read_json
+from prolong.integrity import record_files, verify_files
+from prolong.io import CorruptFileError, atomic_write_bytes, atomic_write_json, read_json
 from prolong.progress import quiet
 
 TOKEN_DTYPE = np.uint32
@@ -37,6 +47,44 @@ _SUB_BATCH_CHARS = 2_000_000   # texts handed to the tokenizer at once (bounds w
 def _shard_name(i: int) -> str:
     return f"shard_{i:05d}"
 
+
+class DamagedStoreError(CorruptFileError):
+    """A shard file of a complete store that is missing, of another size or (verified) of other content than when
+    it was written. `.shards` names the damaged shards; rebuilding the store (the same build command) redoes them."""
+
+    def __init__(self, message: str, shards: list[str]):
+        super().__init__(message)
+        self.shards = shards
+
+
+class SourceChangedError(ValueError):
+    """An unfinished build whose source changed since it started (resuming would mix old and new documents)."""
+
+
+def shard_problems(path: Path, shard: dict, checksums: bool = False) -> list[str]:
+    """What is wrong with one shard of a store (empty when it is intact), each naming the file."""
+    name = shard["name"]
+    records = shard.get("files")
+    if records is None:  # a store written before the records: the tokens file must hold n_tokens tokens
+        records = {f"{name}.tokens": {"size": int(shard["n_tokens"]) * np.dtype(TOKEN_DTYPE).itemsize},
+                   f"{name}.offsets.npy": None}
+        problems = [p for p in verify_files(path, {k: v for k, v in records.items() if v}, checksums=False)]
+        if not (path / f"{name}.offsets.npy").is_file():
+            problems.append(f"{path / f'{name}.offsets.npy'}: missing")
+        return problems
+    return verify_files(path, records, checksums=checksums)
+
+
+def damaged_shards(path: str | Path, checksums: bool = False) -> dict[str, list[str]]:
+    """{shard name: problems} of a complete store (empty when intact)."""
+    path = Path(path)
+    meta = read_json(path / "store.json")
+    out = {}
+    for shard in meta["shards"]:
+        problems = shard_problems(path, shard, checksums)
+        if problems:
+            out[shard["name"]] = problems
+    return out
 
 # ---- reading ---------------------------------------------------------------------------------------------------
 
@@ -69,8 +117,9 @@ class TokenStore:
         self.tokenizer = TokenizerIdentity.from_dict(meta["tokenizer"])
 
     @classmethod
-    def open(cls, path: str | Path, expect: TokenizerIdentity | None = None) -> "TokenStore":
-        """Open a complete store; `expect` (the tokenizer in use) must match the one the store was built with."""
+    def open(cls, path: str | Path, expect: TokenizerIdentity | None = None, verify: bool = False) -> "TokenStore":
+        """Open a complete store; `expect` (the tokenizer in use) must match the one the store was built with. Every
+        shard file's size is checked (and with `verify` its checksum): a damaged one is a `DamagedStoreError`."""
         path = Path(path)
         meta_path = path / "store.json"
         if not meta_path.is_file():
@@ -80,11 +129,25 @@ class TokenStore:
         store_tok = TokenizerIdentity.from_dict(meta["tokenizer"])
         if expect is not None:
             check_same_tokenizer(store_tok, expect, str(path))
+        damaged = {s["name"]: p for s in meta["shards"] if (p := shard_problems(path, s, verify))}
+        if damaged:
+            first = next(iter(damaged.values()))[0]
+            raise DamagedStoreError(f"{first}" + (f" (and {len(damaged) - 1} more damaged shards)" if len(damaged) > 1
+                                                   else "") + "; run the build of this store again to rebuild "
+                                    f"{'it' if len(damaged) == 1 else 'them'}", list(damaged))
         shards = []
         for s in meta["shards"]:
-            offsets = np.load(path / f"{s['name']}.offsets.npy", mmap_mode="r")
+            offsets_path = path / f"{s['name']}.offsets.npy"
+            try:
+                offsets = np.load(offsets_path, mmap_mode="r")
+            except (ValueError, OSError) as err:
+                raise DamagedStoreError(f"{offsets_path}: not a readable offsets array ({err}); run the build of "
+                                        "this store again to rebuild it", [s["name"]]) from err
             tok_path = path / f"{s['name']}.tokens"
             n = int(offsets[-1]) if len(offsets) else 0
+            if n * np.dtype(TOKEN_DTYPE).itemsize != tok_path.stat().st_size:
+                raise DamagedStoreError(f"{tok_path}: {tok_path.stat().st_size} bytes, its offsets say {n} tokens; "
+                                        "run the build of this store again to rebuild it", [s["name"]])
             tokens = np.memmap(tok_path, dtype=TOKEN_DTYPE, mode="r", shape=(n,)) if n else np.zeros(0, TOKEN_DTYPE)
             shards.append(Shard(tokens, offsets))
         return cls(path, meta, shards)
@@ -142,7 +205,9 @@ def _tokenize_shard(out_dir: str, index: int, docs: list, min_tokens: int) -> tu
     name = _shard_name(index)
     tmp_tokens = out / f".{name}.tokens.tmp"
     lengths: list[int] = []
-    with open(tmp_tokens, "wb") as f:
+    tokens_sha = hashlib.sha256()
+    with open(tmp_tokens, "wb") as raw:
+        f = _HashingWriter(raw, tokens_sha)
         batch: list[str] = []
         size = 0
 
@@ -167,19 +232,49 @@ def _tokenize_shard(out_dir: str, index: int, docs: list, min_tokens: int) -> tu
             if size >= _SUB_BATCH_CHARS:
                 flush_batch()
         flush_batch()
-        f.flush()
-        os.fsync(f.fileno())
+        raw.flush()
+        os.fsync(raw.fileno())
     os.replace(tmp_tokens, out / f"{name}.tokens")
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
+    offsets_bytes = _npy_bytes(offsets)
+    atomic_write_bytes(out / f"{name}.offsets.npy", offsets_bytes)
+    files = {f"{name}.tokens": {"size": f.size, "sha256": tokens_sha.hexdigest()},
+             f"{name}.offsets.npy": {"size": len(offsets_bytes), "sha256": hashlib.sha256(offsets_bytes).hexdigest()}}
+    atomic_write_json(out / f"{name}.done.json", {"n_docs": len(lengths), "n_tokens": int(offsets[-1]),
+                                                   "n_docs_read": len(docs), "files": files,
+                                                   "docs_sha256": docs_digest(docs)})
+    return index, len(lengths), int(offsets[-1])
+
+
+class _HashingWriter:
+    """A binary file that hashes and counts what is written to it (the shard's checksum costs no second read)."""
+
+    def __init__(self, raw, digest):
+        self.raw, self.digest, self.size = raw, digest, 0
+
+    def write(self, data: bytes) -> None:
+        self.raw.write(data)
+        self.digest.update(data)
+        self.size += len(data)
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
     import io
 
     buf = io.BytesIO()
-    np.save(buf, offsets)
-    atomic_write_bytes(out / f"{name}.offsets.npy", buf.getvalue())
-    atomic_write_json(out / f"{name}.done.json", {"n_docs": len(lengths), "n_tokens": int(offsets[-1]),
-                                                   "n_docs_read": len(docs)})
-    return index, len(lengths), int(offsets[-1])
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def docs_digest(docs: list) -> str:
+    """sha256 of a shard's documents as read from the source (text or token ids): what the shard was made from."""
+    h = hashlib.sha256()
+    for doc in docs:
+        data = doc.astype(TOKEN_DTYPE).tobytes() if isinstance(doc, np.ndarray) else doc.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
 
 
 def _plan_shards(docs: Iterator, shard_chars: int) -> Iterator[tuple[int, list]]:
@@ -196,30 +291,42 @@ def _plan_shards(docs: Iterator, shard_chars: int) -> Iterator[tuple[int, list]]
 
 
 def build_token_store(source: SourceConfig, out_dir: str | Path, tokenizer_path: str, workers: int = 2,
-                      shard_chars: int = 64_000_000, name: str = "", force: bool = False, pool=None) -> TokenStore:
-    """Tokenize `source` into a token store at `out_dir` (resuming a killed build; skipping a complete one).
+                      shard_chars: int = 64_000_000, name: str = "", force: bool = False, pool=None,
+                      verify: bool = False) -> TokenStore:
+    """Tokenize `source` into a token store at `out_dir` (resuming a killed build; skipping a complete one, after
+    checking its shards' sizes, or with `verify` their checksums: a damaged shard is rebuilt).
 
     workers <= 1 tokenizes in this process; otherwise in `workers` processes (or the given multiprocessing `pool`)."""
     out = Path(out_dir)
     label = name or out.name
     identity = identity_of(tokenizer_path)
     if (out / "store.json").exists() and not force:
-        return TokenStore.open(out, expect=identity)
+        try:
+            return TokenStore.open(out, expect=identity, verify=verify)
+        except DamagedStoreError as err:  # rebuild only the damaged shards (the others are intact and reused)
+            print(f"warning: store {label}: {err}; rebuilding {', '.join(err.shards)}", file=sys.stderr)
+            for shard in err.shards:
+                for suffix in (".tokens", ".offsets.npy", ".done.json"):
+                    (out / f"{shard}{suffix}").unlink(missing_ok=True)
+            (out / "store.json").unlink()
     build_info = {"format": FORMAT_VERSION, "tokenizer": identity.to_dict(), "source": source.to_dict(),
                   "shard_chars": shard_chars}
+    fingerprint = source_fingerprint(source)
     if (out / "build.json").exists() and not force:
         old = read_json(out / "build.json")
         if old.get("tokenizer", {}).get("vocab_hash") != identity.vocab_hash:
             check_same_tokenizer(TokenizerIdentity.from_dict(old["tokenizer"]), identity, str(out))
-        if old != build_info:
+        if {k: v for k, v in old.items() if k != "source_files"} != build_info:
             raise ValueError(f"{out / 'build.json'}: an unfinished build of this store used other params; "
                              "delete the folder or pass force=True")
+        if "source_files" in old:  # stores of an older version have no fingerprint: their shards' digests decide
+            check_same_source(old["source_files"], fingerprint, out / "build.json")
     if force and out.exists():
         import shutil
 
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "build.json", build_info)
+    atomic_write_json(out / "build.json", {**build_info, "source_files": fingerprint})
 
     results: dict[int, tuple[int, int]] = {}
     n_read = 0
@@ -231,8 +338,14 @@ def build_token_store(source: SourceConfig, out_dir: str | Path, tokenizer_path:
             marker = out / f"{_shard_name(index)}.done.json"
             if marker.exists():                      # done before a kill: skip the work
                 m = read_json(marker)
-                results[index] = (m["n_docs"], m["n_tokens"])
-                continue
+                if m.get("docs_sha256", docs_digest(docs)) != docs_digest(docs):
+                    raise SourceChangedError(
+                        f"{marker}: the documents of {_shard_name(index)} read from {source.path} now differ from "
+                        "the ones it was built from (the source changed); resuming would mix old and new "
+                        "documents: rebuild with --force, or restore the source")
+                if not shard_problems(out, {"name": _shard_name(index), **m}):
+                    results[index] = (m["n_docs"], m["n_tokens"])
+                    continue
             yield index, docs
 
     bar = None
@@ -255,7 +368,8 @@ def build_token_store(source: SourceConfig, out_dir: str | Path, tokenizer_path:
 
     if n_read == 0:
         raise SourceError(f"{source.path}: source {label!r} ({source.kind}) has no documents")
-    shards = [{"name": _shard_name(i), "n_docs": results[i][0], "n_tokens": results[i][1]} for i in sorted(results)]
+    shards = [{"name": _shard_name(i), "n_docs": results[i][0], "n_tokens": results[i][1],
+               "files": read_json(out / f"{_shard_name(i)}.done.json")["files"]} for i in sorted(results)]
     n_docs = sum(s["n_docs"] for s in shards)
     if n_docs == 0:
         raise SourceError(f"{source.path}: source {label!r} has no document of at least min_tokens="
@@ -264,6 +378,27 @@ def build_token_store(source: SourceConfig, out_dir: str | Path, tokenizer_path:
             "n_tokens": sum(s["n_tokens"] for s in shards), "n_docs_read": n_read, "dtype": "uint32"}
     atomic_write_json(out / "store.json", meta)
     return TokenStore.open(out, expect=identity)
+
+
+def check_same_source(old: list[dict], new: list[dict], where: Path) -> None:
+    """Refuse to resume a build whose source files changed (size or mtime, added or removed files)."""
+    before, now = {f["path"]: f for f in old}, {f["path"]: f for f in new}
+    for path in sorted(set(before) | set(now)):
+        a, b = before.get(path), now.get(path)
+        if a is None or b is None or (a["size"], a["mtime_ns"]) != (b["size"], b["mtime_ns"]):
+            what = ("was added" if a is None else "was removed" if b is None else
+                    f"changed (size {a['size']} -> {b['size']}, mtime {a['mtime_ns']} -> {b['mtime_ns']})")
+            raise SourceChangedError(f"{where}: source file {path} {what} since this build started; resuming "
+                                     "would mix old and new documents: rebuild with --force, or restore the source")
+
+
+def store_intact(path: str | Path) -> bool:
+    """Whether `path` holds a complete store whose shard files all have their recorded sizes (cheap: stats only)."""
+    path = Path(path)
+    try:
+        return (path / "store.json").is_file() and not damaged_shards(path)
+    except (CorruptFileError, KeyError, TypeError):
+        return False
 
 
 def _record_result(results: dict, bar) -> Callable[[tuple[int, int, int]], None]:
@@ -295,7 +430,7 @@ def _feed_pool(pool, jobs: Iterator[tuple[int, list]], out: str, min_tokens: int
 
 
 def build_corpus_stores(corpus: CorpusConfig, only: list[str] | None = None, force: bool = False,
-                        workers: int | None = None) -> dict[str, TokenStore]:
+                        workers: int | None = None, verify: bool = False) -> dict[str, TokenStore]:
     """Tokenize every source of a corpus (or `only` some) into `<store_root>/<source>`."""
     names = only or list(corpus.sources)
     unknown = [n for n in names if n not in corpus.sources]
@@ -303,11 +438,12 @@ def build_corpus_stores(corpus: CorpusConfig, only: list[str] | None = None, for
         raise KeyError(f"source {unknown[0]!r} is not in the corpus (sources: {', '.join(corpus.sources)})")
     workers = corpus.workers if workers is None else workers
     identity_of(corpus.tokenizer_path())     # fail here, clearly, not in pool workers (a pool respawns them forever)
-    todo = [n for n in names if force or not (corpus.store_path(n) / "store.json").is_file()]
+    todo = [n for n in names if force or verify or not store_intact(corpus.store_path(n))]
     pool = make_pool(corpus.tokenizer_path(), workers) if workers > 1 and todo else None
     try:
         return {n: build_token_store(corpus.sources[n], corpus.store_path(n), corpus.tokenizer_path(), workers=workers,
-                                     shard_chars=corpus.shard_chars, name=n, force=force, pool=pool)
+                                     shard_chars=corpus.shard_chars, name=n, force=force, pool=pool,
+                                     verify=verify)
                 for n in names}
     finally:
         if pool is not None:
@@ -330,7 +466,8 @@ def write_token_store(out_dir: str | Path, docs: list[np.ndarray], tokenizer: To
             for d in chunk:
                 f.write(np.asarray(d, dtype=TOKEN_DTYPE).tobytes())
         np.save(out / f"{sname}.offsets.npy", offsets)
-        shards.append({"name": sname, "n_docs": len(chunk), "n_tokens": int(offsets[-1])})
+        shards.append({"name": sname, "n_docs": len(chunk), "n_tokens": int(offsets[-1]),
+                       "files": record_files(out, [f"{sname}.tokens", f"{sname}.offsets.npy"])})
     meta = {"format": FORMAT_VERSION, "tokenizer": tokenizer.to_dict(), "source": {"kind": "synthetic"},
             "name": name or out.name, "shards": shards, "n_docs": len(docs),
             "n_tokens": sum(s["n_tokens"] for s in shards), "n_docs_read": len(docs), "dtype": "uint32"}

@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--judge-url", default=None, help="enable the model judge at this OpenAI-compatible URL")
+    parser.add_argument("--judge-key-env", default=None, help="environment variable holding the API key for "
+                        "--judge-url (without it no key is sent there; OPENAI_API_KEY goes only to OpenAI)")
     parser.add_argument("--label", default=None, help="row label of the indexed arm in the paper's tables (default: "
                         "the arm)")
 
@@ -52,6 +54,9 @@ def resolve_config(args: argparse.Namespace) -> EvalConfig:
     if args.judge_url:
         data["judge"]["enabled"] = True
         data["judge"]["base_url"] = args.judge_url
+        data["judge"]["api_key_env"] = ""  # a key only through --judge-key-env, for this URL (prolong.eval.judge)
+    if getattr(args, "judge_key_env", None):
+        data["judge"]["api_key_env"] = args.judge_key_env
     return EvalConfig.from_dict(data, source=args.params or "<command line>")
 
 

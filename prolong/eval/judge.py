@@ -53,6 +53,20 @@ class JudgeConfig(Config):
     "system turn sent to the judge ('' = none, as HELMET's current OpenAIModel)"
 
 
+DEFAULT_KEY_ENV, DEFAULT_URL = JudgeConfig.api_key_env, JudgeConfig.base_url
+
+
+def judge_key(cfg: JudgeConfig) -> str | None:
+    """The API key to send to `cfg.base_url`, or None. The default variable (OPENAI_API_KEY) is sent only to the
+    default OpenAI endpoint: another URL gets a key only from a variable named for it (judge.api_key_env,
+    `prolong eval --judge-key-env`), so `--judge-url` alone never hands an OpenAI key to another server."""
+    if not cfg.api_key_env:
+        return None
+    if cfg.api_key_env == DEFAULT_KEY_ENV and cfg.base_url.rstrip("/") != DEFAULT_URL:
+        return None
+    return os.environ.get(cfg.api_key_env) or None
+
+
 class Judge:
     def __init__(self, cfg: JudgeConfig):
         self.cfg = cfg
@@ -64,9 +78,9 @@ class Judge:
         body = json.dumps({"model": self.cfg.model, "messages": msgs, "temperature": self.cfg.temperature,
                            "top_p": self.cfg.top_p, "max_tokens": max_tokens}).encode()
         headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.cfg.api_key_env)
+        key = judge_key(self.cfg)
         if key:
-            headers["Authorization"] = f"Bearer {key}"
+            headers["Authorization"] = f"Bearer {key}"  # the key goes in this header only: never logged or stored
         req = urllib.request.Request(self.cfg.base_url.rstrip("/") + "/chat/completions", data=body, headers=headers)
         with urllib.request.urlopen(req, timeout=self.cfg.timeout_s) as resp:
             return json.loads(resp.read())["choices"][0]["message"]["content"]

@@ -163,7 +163,14 @@ def load_model(model_dir: str | Path, cfg: EvalConfig) -> tuple[Any, Any]:
     """A saved HF causal LM directory and its tokenizer."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from prolong.integrity import check_safetensors
+
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, cfg.dtype)).to(device).eval()
+    check_safetensors(model_dir)  # a truncated copy is named here, not as a SafetensorError naming no file
+    try:  # a local folder only (prolong.offline): a missing one fails at once instead of trying the Hub
+        tok = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, cfg.dtype),
+                                                     local_files_only=True).to(device).eval()
+    except OSError as err:
+        raise FileNotFoundError(f"{model_dir}: not a loadable local model folder ({err})") from err
     return model, tok

@@ -19,6 +19,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, LlamaFor
 
 from prolong import paths
 from prolong.config import Config, ConfigError
+from prolong.integrity import check_safetensors
 from prolong.model.attention import ATTN_IMPLEMENTATION, BACKENDS, register
 from prolong.model.loss import block_cross_entropy
 
@@ -108,9 +109,10 @@ def build_model(cfg: ModelConfig, vocab_size: int | None = None, init_path: str 
             what = "directory not found" if not path.exists() else "no config.json in it"
             raise FileNotFoundError(f"model checkpoint {path}: {what} (model.pretrained must be a local Hugging Face "
                                     "checkpoint directory, e.g. a download of meta-llama/Meta-Llama-3-8B-Instruct)")
-        config = AutoConfig.from_pretrained(path)
+        check_safetensors(path)  # a truncated model is named with its file
+        config = AutoConfig.from_pretrained(path, local_files_only=True)
         _stage_settings(config, cfg)
-        model = AutoModelForCausalLM.from_pretrained(path, config=config, dtype=dtype,
+        model = AutoModelForCausalLM.from_pretrained(path, config=config, dtype=dtype, local_files_only=True,
                                                      attn_implementation=ATTN_IMPLEMENTATION)
     else:
         n_vocab = cfg.vocab_size or vocab_size

@@ -135,8 +135,13 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, Any | Exception]]:
         return
     if not path.is_file():
         raise FileNotFoundError(f"{path}: SFT data file not found")
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:  # a bad record like any other: named with file and line
+                yield lineno, ValueError(f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1})")
+                continue
             if not line.strip():
                 continue
             try:

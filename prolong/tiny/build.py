@@ -25,7 +25,7 @@ from prolong import paths
 from prolong.config import ConfigError
 from prolong.data.config import CorpusConfig, resolve_data_path
 from prolong.data.sources import iter_jsonl_records
-from prolong.data.token_store import build_corpus_stores
+from prolong.data.token_store import build_corpus_stores, store_intact
 from prolong.data.tokenizer import train_byte_bpe
 from prolong.io import read_json
 from prolong.tiny.corpus import GENERATOR_VERSION, write_tiny_corpus
@@ -119,7 +119,7 @@ def build_corpus(corpus: CorpusConfig, force: bool, workers: int | None, result:
         return built.get("config") != corpus.tiny.to_dict() or built.get("generator") != GENERATOR_VERSION
 
     if (not stale() and (tok_dir / "tokenizer.json").is_file()
-            and all((p / "store.json").is_file() for p in result.stores.values())):
+            and all(store_intact(p) for p in result.stores.values())):  # a damaged shard is rebuilt below
         return
     rebuilt = stale()
     if rebuilt:

@@ -6,12 +6,20 @@ Layout under `runs/train/<run>/checkpoints/`:
         model.safetensors | pytorch_model_fsdp_0/ ...   model (accelerate.save_state; FSDP: sharded per rank)
         optimizer.bin     | optimizer_0/ ...             AdamW state
         random_states_<rank>.pkl                         python / numpy / torch (/ CUDA) RNG of every rank
-        data_state_rank<rank>.pt                         MixtureStream.state_dict() of every rank
+        data_state_rank<rank>.json                       MixtureStream.state_dict() of every rank (plain JSON)
+        files.json                                       size and sha256 of every file above (prolong.integrity)
         trainer_state.json                               step, tokens seen, LR schedule position, params fingerprint
     .tmp-step_000250/                                    a save in progress (ignored, removed on resume)
+    .damaged-step_000375/                                a checkpoint that failed verification, moved aside
 
 A checkpoint is written into `.tmp-step_N` and renamed to `step_N` only when every rank has finished writing, so a
-directory named `step_N` is always complete; an interrupted save leaves only a temp directory.
+directory named `step_N` is always complete; an interrupted save leaves only a temp directory. A complete directory
+can still be damaged later (a full disk, a cut copy): resume verifies sizes and checksums against files.json and
+starts from the newest checkpoint that verifies, naming the ones it moved aside.
+
+Nothing in a run folder is executed: the data state is JSON, and accelerate loads model, optimizer and RNG states
+with `torch.load(weights_only=True)` (tensors, numbers and allow-listed numpy types only). A data state of an older
+checkpoint (`data_state_rank<rank>.pt`) is read the same way.
 """
 
 from __future__ import annotations
@@ -25,10 +33,16 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 
-from prolong.io import atomic_write_json, read_json
+from prolong.integrity import record_files, verify_files
+from prolong.io import CorruptFileError, atomic_write_json, read_json
 
 _STEP_DIR = re.compile(r"^step_(\d+)$")
 TRAINER_STATE = "trainer_state.json"
+FILES = "files.json"  # {relative path: {"size", "sha256"}} of every other file of the checkpoint
+
+
+def data_state_file(path: Path, rank: int) -> Path:
+    return path / f"data_state_rank{rank}.json"
 
 
 def step_dir(root: Path, step: int) -> Path:
@@ -57,9 +71,10 @@ def save_checkpoint(acc: Accelerator, root: Path, step: int, trainer_state: dict
         tmp.mkdir(parents=True)
     acc.wait_for_everyone()
     acc.save_state(str(tmp))
-    torch.save(data_state, tmp / f"data_state_rank{acc.process_index}.pt")
+    atomic_write_json(data_state_file(tmp, acc.process_index), data_state)
     acc.wait_for_everyone()
     if acc.is_main_process:
+        atomic_write_json(tmp / FILES, record_files(tmp))  # every rank's files, on the shared filesystem
         atomic_write_json(tmp / TRAINER_STATE, trainer_state)  # written last: marks the directory complete
         if final.exists():  # same step saved before (a resumed run that stopped at this step): replace it
             old = root / f".old-step_{step:06d}"
@@ -97,18 +112,56 @@ def check_resumable(path: Path, world_size: int, sequence_parallel_size: int) ->
                                   f"resume with sequence_parallel_size {saved_sp} (or start a new run)")
 
 
+def verify_checkpoint(path: Path, checksums: bool = True) -> list[str]:
+    """Why the checkpoint at `path` cannot be trusted (empty when it verifies), each problem naming its file. A
+    checkpoint written before files.json existed is checked for its trainer state only."""
+    try:
+        state = read_json(path / TRAINER_STATE)
+        if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+            return [f"{path / TRAINER_STATE}: no step"]
+        if not (path / FILES).is_file():
+            return []
+        records = read_json(path / FILES)
+        if not isinstance(records, dict):
+            return [f"{path / FILES}: not a mapping of files"]
+        return verify_files(path, records, checksums=checksums)
+    except (CorruptFileError, FileNotFoundError, KeyError, TypeError) as err:
+        return [str(err)]
+
+
+def newest_verified(root: Path, checksums: bool = True) -> tuple[Path | None, list[str]]:
+    """The newest complete checkpoint under `root` that verifies, and one line per newer one that did not (moved
+    aside to `.damaged-step_N`, so that it is never picked again and stays there to look at)."""
+    skipped = []
+    for step, path in reversed(list_checkpoints(root)):
+        problems = verify_checkpoint(path, checksums)
+        if not problems:
+            return path, skipped
+        aside = root / f".damaged-{path.name}"
+        shutil.rmtree(aside, ignore_errors=True)
+        os.replace(path, aside)
+        skipped.append(f"checkpoint {path.name} skipped ({'; '.join(problems)}); moved to {aside.name}")
+    return None, skipped
+
+
 def load_checkpoint(acc: Accelerator, path: Path, data: bool = True) -> tuple[dict[str, Any], Any]:
     """Restore model, optimizer and RNG in place; return (trainer_state, this rank's data state). data=False skips the
     data state (another stage's checkpoint, possibly written by another number of ranks) and returns None for it."""
-    acc.load_state(str(path))
+    acc.load_state(str(path))  # accelerate: torch.load(weights_only=True) for model, optimizer and RNG states
     trainer_state = read_json(path / TRAINER_STATE)
     if not data:
         return trainer_state, None
-    data_file = path / f"data_state_rank{acc.process_index}.pt"
-    if not data_file.is_file():
+    data_file = data_state_file(path, acc.process_index)
+    if data_file.is_file():
+        return trainer_state, read_json(data_file)
+    old = data_file.with_suffix(".pt")  # checkpoints written before the JSON data state
+    if not old.is_file():
         raise FileNotFoundError(f"{data_file}: missing (was this checkpoint written with {acc.num_processes} ranks?)")
-    data_state = torch.load(data_file, weights_only=False)
-    return trainer_state, data_state
+    try:
+        return trainer_state, torch.load(old, weights_only=True)  # plain containers and numbers only, never code
+    except Exception as err:  # noqa: BLE001 - the unpickler's refusal, named with the file
+        raise CorruptFileError(f"{old}: not a plain data state ({type(err).__name__}: {str(err).splitlines()[0]}); "
+                               "refusing to load it") from err
 
 
 def clear_partial(acc: Accelerator, root: Path) -> None:

@@ -5,8 +5,8 @@
     accelerate launch --config_file params/paper/accelerate/fsdp_1node.yaml -m prolong.cli train \\
         --params params/paper/stages/stage1.yaml                                                (8 GPUs, FSDP)
 
-Running the same command again resumes from the run's last checkpoint; a run directory created with other params
-is refused (prolong.runs.RunMismatchError).
+Running the same command again resumes from the run's newest checkpoint that verifies; a run directory created with
+other params is refused (prolong.runs.RunMismatchError).
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from prolong.config import ConfigError
-from prolong.runs import OldLayoutError, RunMismatchError
-from prolong.train.checkpoint import ResumeMismatchError
+from prolong.errors import USER_ERRORS
 from prolong.train.config import TrainParams
 from prolong.train.loop import train
 
@@ -33,7 +31,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         params = TrainParams.from_yaml(args.params)
         run = train(params, run_name=args.run_name, max_steps=args.max_steps)
-    except (ConfigError, RunMismatchError, ResumeMismatchError, OldLayoutError, FileNotFoundError) as err:
+    except USER_ERRORS as err:  # params, damaged files, a diverged run: the message names the file (prolong.errors)
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"run: {run.path} ({run.status()})")

@@ -63,6 +63,15 @@ def gather_objects(acc: Accelerator, obj: Any) -> list[Any]:
     return out
 
 
+def broadcast_object(acc: Accelerator, obj: T) -> T:
+    """Rank 0's `obj` (picklable) on every rank."""
+    if acc.num_processes == 1:
+        return obj
+    box = [obj if acc.is_main_process else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def on_main_then_all(acc: Accelerator, fn: Callable[[], T], then: Callable[[], T] | None = None) -> T:
     """Run `fn` on rank 0 first (e.g. create a run directory), then `then` (default `fn`) on the other ranks. An
     exception on rank 0 is raised on every rank instead of leaving the others waiting at a barrier."""

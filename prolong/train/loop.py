@@ -18,6 +18,10 @@ One optimizer step, on every rank:
      loss_sum * world_size / n_step (DDP/FSDP average gradients over ranks, so the world_size cancels and the step's
      gradient is exactly that of the mean loss over its n_step target tokens, whatever each rank's share)
   4. clip the global gradient norm, AdamW step at the scheduled LR, log, checkpoint every N steps
+
+A step whose loss or gradient norm is not finite is logged but not applied (the weights stay those of the last good
+step); MAX_NONFINITE_STEPS such steps in a row stop the run with `TrainingDivergedError` (status failed, the
+checkpoints written before kept), and a checkpoint or final model is never written from non-finite weights.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -38,6 +43,8 @@ from transformers import PreTrainedModel
 
 from prolong import paths
 from prolong.data.config import resolve_data_path
+from prolong.errors import ProlongError
+from prolong.io import CorruptFileError
 from prolong.data.mixing import MixtureStream
 from prolong.data.tokenizer import load_tokenizer, tokenizer_identity
 from prolong.determinism import set_cpu_threads
@@ -48,14 +55,21 @@ from prolong.runs import MODEL_DIR, Run
 from prolong.sft.stream import sft_stream_factory
 from prolong.tiny import require_built
 from prolong.train.batching import MicroBatch, make_micro_batch, order_by_attention_cost
-from prolong.train.checkpoint import (check_resumable, clear_partial, latest_checkpoint, load_checkpoint,
-                                      save_checkpoint)
+from prolong.train.checkpoint import (check_resumable, clear_partial, load_checkpoint, newest_verified,
+                                      save_checkpoint, verify_checkpoint, list_checkpoints)
 from prolong.train.config import OptimConfig, TrainParams, lr_at, warmup_steps
-from prolong.train.distributed import (all_reduce_sum, gather_objects, is_ddp, on_main_then_all,
+from prolong.train.distributed import (all_reduce_sum, broadcast_object, gather_objects, is_ddp, on_main_then_all,
                                        setup_distributed)
 from prolong.train.flops import StepFlops
-from prolong.train.parallelize import ParallelLayout, init_layout, parallelize
+from prolong.train.parallelize import ParallelLayout, check_layout_fits, init_layout, parallelize
 
+# Consecutive optimizer steps with a non-finite loss or gradient norm after which a run is stopped. A module constant,
+# not a params field: a new field would change the fingerprint, hence the name, of every logged run.
+MAX_NONFINITE_STEPS = 3
+
+
+class TrainingDivergedError(ProlongError):
+    """The loss or gradient norm stayed non-finite, or the weights became non-finite; the run is marked failed."""
 
 
 class Stream(Protocol):
@@ -196,11 +210,20 @@ def train_step(acc: Accelerator, net: torch.nn.Module, optimizer: torch.optim.Op
                micro_batches: list[MicroBatch], lr: float, grad_clip: float) -> dict[str, float]:
     """One optimizer step: forward/backward over the micro-batches, clip the global gradient norm, AdamW at `lr`."""
     out = forward_backward(acc, net, micro_batches)
-    grad_norm = acc.clip_grad_norm_(net.parameters(), grad_clip if grad_clip > 0 else math.inf)
-    set_lr(optimizer, lr)
-    optimizer.step()
+    grad_norm = float(acc.clip_grad_norm_(net.parameters(), grad_clip if grad_clip > 0 else math.inf))
+    # loss and norm are global (all-reduced), so every rank takes the same decision
+    finite = math.isfinite(out["loss"]) and math.isfinite(grad_norm)
+    if finite:  # a NaN/inf gradient would make every weight NaN: the step is logged, not applied
+        set_lr(optimizer, lr)
+        optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return {**out, "grad_norm": float(grad_norm)}
+    return {**out, "grad_norm": grad_norm, "finite": finite}
+
+
+def weights_finite(acc: Accelerator, net: torch.nn.Module) -> bool:
+    """Whether every weight on every rank is finite (checked before anything is saved from them)."""
+    bad = sum(int(not torch.isfinite(p.detach()).all()) for p in net.parameters())
+    return all_reduce_sum(acc, torch.tensor([bad], dtype=torch.float64)).item() == 0
 
 
 def next_micro_batches(stream: Iterator, n_micro: int, micro_size: int, doc_masking: bool, layout: ParallelLayout,
@@ -227,6 +250,8 @@ def train(params: TrainParams, run_name: str | None = None, max_steps: int | Non
     after every logged step (tests use it to simulate a crash)."""
     p, t = params, params.train
     acc = setup_distributed(t.precision)
+    # a layout this launch cannot run is refused before the run folder exists (it would block the corrected rerun)
+    check_layout_fits(t.sequence_parallel_size, acc.num_processes, t.batch_size, t.micro_batch_size)
     name = run_name or p.run_name()
     run_params = {**p.to_dict(), "name": name}
     run = on_main_then_all(acc, lambda: Run.open("train", name, run_params))
@@ -243,7 +268,7 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
     t = p.train
     ckpt_root = run.path / "checkpoints"
     clear_partial(acc, ckpt_root)
-    resume_from = latest_checkpoint(ckpt_root)
+    resume_from = choose_resume(acc, ckpt_root, run)
     if resume_from is not None and resume_from.name == f"step_{t.steps:06d}" and (run.path / MODEL_DIR).is_dir():
         if acc.is_main_process:
             run.set_status("done")
@@ -272,13 +297,11 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
         stream.load_state_dict(data_state)
         step, tokens_per_domain, elapsed = state["step"], state["tokens_per_domain"], state.get("elapsed_s", 0.0)
         if acc.is_main_process:
-            run.truncate_log(step)
             run.set_status("running", f"resumed from {resume_from.name}")
-    elif init_run is not None and t.load_optimizer:
-        src = latest_checkpoint(init_run / "checkpoints")
-        if src is None:
-            raise FileNotFoundError(f"init_from {t.init_from}: no checkpoint with optimizer state under "
-                                    f"{init_run / 'checkpoints'}")
+    if acc.is_main_process:  # the steps after the checkpoint (all of them without one) are logged again
+        run.truncate_log(step)
+    if resume_from is None and init_run is not None and t.load_optimizer:
+        src = init_checkpoint(init_run, t.init_from)
         load_checkpoint(acc, src, data=False)  # model (same weights as its final model) and AdamW moments
         reset_hyperparameters(optimizer, p.optim)  # ... and the LR schedule restarts at step 0
         set_seed(t.seed)
@@ -290,6 +313,7 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
 
         bar = tqdm(total=t.steps, initial=step, desc=run.name, dynamic_ncols=True)
     net.train()
+    bad_steps = 0  # consecutive steps with a non-finite loss or gradient norm
     while step < stop:
         t0 = time.perf_counter()
         micro_batches, domains = next_micro_batches(stream, n_micro, t.micro_batch_size, p.model.doc_masking, lay,
@@ -311,6 +335,9 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
             "peak_mem_gib": peak_memory_bytes(acc.device) / 2**30,
             "mfu": flops / (dt * t.peak_flops_per_device * world), "step_time_s": dt, "elapsed_s": elapsed,
         }
+        bad_steps = 0 if out["finite"] else bad_steps + 1
+        if bad_steps:
+            record["skipped"] = True  # not applied: the weights are those of the last finite step
         if acc.is_main_process:
             run.log_step(record)
             if bar is not None:
@@ -318,7 +345,14 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
                 bar.set_postfix(loss=f"{out['loss']:.3f}", lr=f"{lr:.2e}", tok_s=f"{record['tokens_per_s']:.0f}")
         if on_step is not None:
             on_step(step, record)
-        if step % t.checkpoint_every == 0 or step == stop:
+        if bad_steps >= MAX_NONFINITE_STEPS:
+            raise TrainingDivergedError(
+                f"{run.path}: loss or gradient norm non-finite for {bad_steps} steps in a row (steps "
+                f"{step - bad_steps + 1}-{step}: loss {out['loss']}, grad norm {out['grad_norm']}); "
+                f"{_kept(ckpt_root)}. Lower optim.lr or check the data")
+        # no checkpoint inside a run of non-finite steps: the last good one stays the newest
+        if (step % t.checkpoint_every == 0 or step == stop) and bad_steps == 0:
+            _require_finite_weights(acc, net, run, step, ckpt_root)
             trainer_state = {"step": step, "tokens_per_domain": tokens_per_domain, "elapsed_s": elapsed,
                              "scheduler": {"next_step": step, "steps": t.steps, "lr": lr,
                                            "warmup_steps": warmup_steps(p.optim, t.steps),
@@ -329,9 +363,47 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
         bar.close()
 
     if step >= t.steps:
+        _require_finite_weights(acc, net, run, step, ckpt_root)
         save_final_model(acc, net, run.path / MODEL_DIR, data.tokenizer_path)
         if acc.is_main_process:
             run.set_status("done")
     elif acc.is_main_process:
         run.set_status("running", f"stopped at step {step} of {t.steps}; run again to continue")
     return run
+
+
+def choose_resume(acc: Accelerator, ckpt_root: Path, run: Run) -> Path | None:
+    """The newest checkpoint of this run that verifies (sizes and checksums, on rank 0, then told to every rank);
+    each newer damaged one is named on stderr and moved aside."""
+    chosen, skipped = None, []
+    if acc.is_main_process:
+        chosen, skipped = newest_verified(ckpt_root)
+        for line in skipped:
+            print(f"warning: {run.path}: {line}", file=sys.stderr)
+        if skipped:
+            print(f"warning: {run.path}: resuming from {chosen.name if chosen else 'the start'}", file=sys.stderr)
+    return broadcast_object(acc, chosen)
+
+
+def init_checkpoint(init_run: Path, ref: str) -> Path:
+    """The previous stage's last checkpoint (its optimizer moments), which must verify: an older one would be the
+    moments of another step."""
+    found = list_checkpoints(init_run / "checkpoints")
+    if not found:
+        raise FileNotFoundError(f"init_from {ref}: no checkpoint with optimizer state under "
+                                f"{init_run / 'checkpoints'}")
+    problems = verify_checkpoint(found[-1][1])
+    if problems:
+        raise CorruptFileError(f"init_from {ref}: its last checkpoint is damaged: {'; '.join(problems)}")
+    return found[-1][1]
+
+
+def _kept(ckpt_root: Path) -> str:
+    found = list_checkpoints(ckpt_root)
+    return f"last good checkpoint kept: {found[-1][1]}" if found else "no checkpoint was written"
+
+
+def _require_finite_weights(acc: Accelerator, net: torch.nn.Module, run: Run, step: int, ckpt_root: Path) -> None:
+    if not weights_finite(acc, net):
+        raise TrainingDivergedError(f"{run.path}: the weights are non-finite after step {step}; nothing saved from "
+                                    f"them ({_kept(ckpt_root)}). Lower optim.lr or check the data")

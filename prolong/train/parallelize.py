@@ -70,6 +70,21 @@ def layout_of(rank: int, world_size: int, sp_size: int, sp_group: Any = None) ->
                           sp_group)
 
 
+def check_layout_fits(sp_size: int, world_size: int, batch_size: int, micro_batch_size: int) -> None:
+    """Refuse, as a params error, a sequence-parallel size or batch this launch of `world_size` processes cannot
+    run; called before anything is created, so the corrected rerun starts clean."""
+    from prolong.config import ConfigError
+
+    if sp_size > 1 and world_size == 1:
+        raise ConfigError(f"train.sequence_parallel_size {sp_size} needs {sp_size} or more processes, this launch "
+                          f"has one (launch with torchrun --nproc_per_node {sp_size} -m prolong.cli train ..., or "
+                          "set train.sequence_parallel_size: 1)")
+    try:
+        layout_of(0, world_size, sp_size).micro_batches_per_step(batch_size, micro_batch_size)
+    except ValueError as err:
+        raise ConfigError(f"train.sequence_parallel_size / train.batch_size: {err}") from err
+
+
 def init_layout(sp_size: int) -> ParallelLayout:
     """This rank's layout and SP group in the initialised default process group. Every rank must call this, in the
     same order (`new_group` is collective). One process: a one-rank layout (sp_size must be 1)."""

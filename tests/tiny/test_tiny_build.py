@@ -31,6 +31,10 @@ def test_tiny_build_end_to_end(tmp_path, monkeypatch):
     assert set(built.seconds) == {"corpus", "tokenizer", "stores", "eval_suite", "sft"}
     again = build_tiny(params=tmp_path / "corpus.yaml")
     assert again.seconds == {} and again.stores == built.stores                       # idempotent fast path
+    shard = built.stores["books"] / "shard_00000.tokens"                    # a damaged shard: rebuilt, not "fine"
+    shard.write_bytes(shard.read_bytes()[:100])
+    assert set(build_tiny(params=tmp_path / "corpus.yaml", workers=0).seconds) == {"stores"}
+    TokenStore.open(built.stores["books"], verify=True)
     assert (built.eval_suite / "ppl" / "pg19.jsonl").is_file() and built.eval_suite == tmp_path / "helmet"
     assert {p.name for p in built.sft_dir.iterdir()} == {"instructions.jsonl", "synthetic_long.jsonl", "manifest.json"}
     manifest = json.loads((built.corpus_dir / "manifest.json").read_text())

@@ -115,8 +115,12 @@ def test_bad_inputs_are_clear_errors(tmp_path):
         tiny_params(batch_size=3, micro_batch_size=2)
     with pytest.raises(ConfigError, match="sequence_parallel_size must be positive"):
         tiny_params(train__sequence_parallel_size=0)
-    with pytest.raises(RuntimeError, match="sequence_parallel_size 2 needs an initialised"):
+    from prolong import paths
+
+    with pytest.raises(ConfigError, match="train.sequence_parallel_size 2 needs 2 or more processes, this launch has one"):
         train(tiny_params(train__sequence_parallel_size=2), run_name="sp", data=counting_data(64))
+    assert not (paths.runs_dir() / "train" / "sp").exists()  # refused before the run folder: a corrected rerun
+    assert train(tiny_params(steps=1), run_name="sp", data=counting_data(64)).status() == "done"
 
 
 def test_resume_with_other_processes_or_sequence_parallel_size_is_refused():
