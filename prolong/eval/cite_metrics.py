@@ -14,7 +14,7 @@ Per item, as eval_alce.py computes before averaging (x100 there, x100 in the run
   unless it neither entails the sentence alone nor is needed (the others alone still entail it); item precision =
   entailed citations / total citations (0 with none); an item without sentences gets no citation metrics.
 The NLI model (HELMET: google/t5_xxl_true_nli_mixture) answers "1" to "premise: P hypothesis: H"; any callable
-`(premise, hypothesis) -> bool` will do (`nli_from_path` loads one from a local folder).
+`(premise, hypothesis) -> bool` will do (`prolong.eval.nli.Seq2SeqNLI` runs one from a local folder).
 """
 
 from __future__ import annotations
@@ -102,22 +102,3 @@ def citation_scores(output: str, docs: list[dict[str, Any]], nli: NLI, question:
         else:
             entail_prec += joint
     return {"citation_rec": entail / len(sents), "citation_prec": entail_prec / total if total else 0.0}
-
-
-def nli_from_path(path: str, device: str = "cpu") -> NLI:
-    """An NLI judge from a local seq2seq model folder (HELMET: t5_xxl_true_nli_mixture, bfloat16): entailed when
-    it generates exactly "1" (eval_alce.py's `_run_nli_autoais`, at most 10 new tokens)."""
-    import torch
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(path, use_fast=False)
-    model = AutoModelForSeq2SeqLM.from_pretrained(path, dtype=torch.bfloat16 if device != "cpu" else torch.float32)
-    model = model.to(device).eval()
-
-    def judge(premise: str, hypothesis: str) -> bool:
-        ids = tok(f"premise: {premise} hypothesis: {hypothesis}", return_tensors="pt").input_ids.to(model.device)
-        with torch.inference_mode():
-            out = model.generate(ids, max_new_tokens=10)
-        return tok.decode(out[0], skip_special_tokens=True) == "1"
-
-    return judge

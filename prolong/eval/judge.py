@@ -5,9 +5,11 @@ Off by default. Follows HELMET's scripts (princeton-nlp/HELMET scripts/eval_gpt4
   first), the gold answers written as a Python list; per item fluency (0/1) x correctness (0-3). HELMET averages
   the product over the items that got a score and `collect_results.py` scales it by 100/3: here `judge_score` is
   fluency x correctness / 3 per item and the runner's x100 average gives the same number.
-- Summ (Multi-LexSum): three calls (fluency, recall over the reference key points, precision of the output's
-  sentences against the *long* expert summary; the judge counts the sentences itself). recall = found /
-  number of key points, precision = supported / sentence_count, `judge_f1` = fluency x F1 (HELMET's "gpt-4-f1").
+- Summ: three calls (fluency, recall over the reference key points, precision of the output's sentences against
+  an expert summary; the judge counts the sentences itself). recall = found / number of key points, precision =
+  supported / sentence_count, `judge_f1` = fluency x F1 (HELMET's "gpt-4-f1"). The prompt set and the expert
+  summary depend on the dataset, as eval_gpt4_summ.py picks them: Multi-LexSum the legal-case prompts and the *long*
+  summary, InfiniteBench Sum the novel ("book") prompts and the reference summary (`summ_prompts`).
 - An item whose call or JSON parse fails gets no judge metrics and is left out of the average (as HELMET).
 Judge settings as HELMET: gpt-4o-2024-05-13, temperature 0.1, top_p 0.9, max_tokens 2048 (QA) / 4096 (Summ).
 The prompts are HELMET's, verbatim, in `prolong.eval.judge_prompts`. The API key is read from the environment
@@ -26,6 +28,7 @@ from typing import Any
 from prolong.config import Config
 from prolong.eval.categories import QA
 from prolong.eval.judge_prompts import QA_JUDGE, SUMM_FLUENCY, SUMM_PRECISION, SUMM_RECALL
+from prolong.eval.judge_prompts_book import BOOK_FLUENCY, BOOK_PRECISION, BOOK_RECALL
 from prolong.eval.metrics import parse_output
 
 
@@ -67,6 +70,28 @@ def judge_key(cfg: JudgeConfig) -> str | None:
     return os.environ.get(cfg.api_key_env) or None
 
 
+@dataclass(frozen=True)
+class SummPrompts:
+    """One Summ prompt set of eval_gpt4_summ.py: `fluency` takes {text}, `recall` {keypoints} and {summary},
+    `precision` {expert_summary} and {summary}."""
+
+    fluency: str
+    recall: str
+    precision: str
+
+
+SUMM_PROMPTS = {"multi_lexsum": SummPrompts(SUMM_FLUENCY, SUMM_RECALL, SUMM_PRECISION),
+                "infbench_sum": SummPrompts(BOOK_FLUENCY, BOOK_RECALL, BOOK_PRECISION)}
+
+
+def summ_prompts(dataset: str) -> SummPrompts:
+    """HELMET chooses by the results file's name: "infbench" in it -> the book prompts, else Multi-LexSum's. Here a
+    Summ dataset without its own set is an error rather than silently judged as a legal case."""
+    if dataset not in SUMM_PROMPTS:
+        raise ValueError(f"no Summ judge prompts for {dataset!r} (HELMET has them for {sorted(SUMM_PROMPTS)})")
+    return SUMM_PROMPTS[dataset]
+
+
 class Judge:
     def __init__(self, cfg: JudgeConfig):
         self.cfg = cfg
@@ -100,14 +125,16 @@ class Judge:
         flu, cor = float(r["fluency"]), float(r["correctness"])
         return {"judge_fluency": flu, "judge_correctness": cor, "judge_score": flu * cor / 3.0}
 
-    def summ(self, output: str, expert_summary: str, keypoints: list[str]) -> dict[str, float]:
-        """`expert_summary`: Multi-LexSum's long summary (HELMET's precision reference); `keypoints`: the reference
-        key points (HELMET's summary/short_keypoints)."""
-        text = output.strip()
-        f = self._ask(SUMM_FLUENCY.format(text=text), self.cfg.max_tokens_summ)
-        r = self._ask(SUMM_RECALL.format(keypoints="\n".join(f"{i + 1}. {kp}" for i, kp in enumerate(keypoints)),
-                                         summary=text), self.cfg.max_tokens_summ)
-        p = self._ask(SUMM_PRECISION.format(expert_summary=expert_summary, summary=text), self.cfg.max_tokens_summ)
+    def summ(self, output: str, expert_summary: str, keypoints: list[str], dataset: str) -> dict[str, float]:
+        """`expert_summary`: HELMET's precision reference (Multi-LexSum: summary/long; InfiniteBench: answer[0]);
+        `keypoints`: the reference key points; `dataset` picks the prompt set (`summ_prompts`)."""
+        prompts = summ_prompts(dataset)
+        text = output.strip()  # HELMET judges the raw output, stripped (not the parsed one)
+        f = self._ask(prompts.fluency.format(text=text), self.cfg.max_tokens_summ)
+        r = self._ask(prompts.recall.format(keypoints="\n".join(f"{i + 1}. {kp}" for i, kp in enumerate(keypoints)),
+                                            summary=text), self.cfg.max_tokens_summ)
+        p = self._ask(prompts.precision.format(expert_summary=expert_summary, summary=text),
+                      self.cfg.max_tokens_summ)
         if f is None or r is None or p is None:
             return {}
         try:
@@ -157,12 +184,17 @@ def parse_json_score(text: str, key: str) -> float | None:
         return None
 
 
-def judge_item(judge: Judge, spec_category: str, item: Any, output: str) -> dict[str, float]:
+def judge_item(judge: Judge, spec_category: str, dataset: str, item: Any, output: str) -> dict[str, float]:
     if spec_category == QA:
         return judge.qa(item.fields.get("question", ""), list(item.answers), output)
     keypoints = item.extra.get("keypoints")
     if not keypoints:
-        raise ValueError("the Summ judge needs the reference key points ('keypoints' / 'summary/short_keypoints' in "
-                         "the data file), as HELMET's eval_gpt4_summ.py")
-    expert = item.extra.get("summary_long") or item.answers[0]  # Multi-LexSum: long summary; InfiniteBench: answer
-    return judge.summ(output, expert, keypoints)
+        raise ValueError(f"the {dataset} judge needs the reference key points ('keypoints' / "
+                         "'summary/short_keypoints' in the data file, or InfiniteBench's keypoints file), as HELMET's "
+                         "eval_gpt4_summ.py")
+    if dataset == "multi_lexsum":
+        # HELMET: summary/long; the short summary stands in where a file has none (the tiny suite's rows)
+        expert = item.extra.get("summary_long") or item.answers[0]
+    else:
+        expert = item.answers[0]  # InfiniteBench Sum: the reference summary, HELMET's d["answer"][0]
+    return judge.summ(output, expert, keypoints, dataset)

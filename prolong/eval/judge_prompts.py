@@ -1,6 +1,7 @@
 """The judge prompts of HELMET's scripts/eval_gpt4_longqa.py and scripts/eval_gpt4_summ.py (princeton-nlp/HELMET,
 MIT licence), reproduced verbatim because a judge prompt is part of the metric: any rewording changes the scores.
-Only the prompts the paper's subset needs are here (NarrativeQA; Multi-LexSum's fluency / recall / precision).
+Here: NarrativeQA's and Multi-LexSum's (fluency / recall / precision); InfiniteBench Sum's (a novel) are in
+`prolong.eval.judge_prompts_book`.
 They are `str.format` templates: literal braces are doubled.
 """
 

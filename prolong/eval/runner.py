@@ -84,7 +84,7 @@ def evaluate_task(model: Any, tokenizer: Any, spec: TaskSpec, items: list[EvalIt
         mets, parsed = spec.score(outputs[i], item)
         mets = {k: float(v) for k, v in mets.items()}
         if use_judge:
-            mets.update(judge_item(judge, spec.category, item, outputs[i]))
+            mets.update(judge_item(judge, spec.category, spec.name, item, outputs[i]))
         data.append({"output": outputs[i], "parsed_output": parsed, "input_len": len(encoded[i][0]),
                      "output_len": out_lens[i],
                      "input_text": tokenizer.decode(encoded[i][0], skip_special_tokens=False),  # as HELMET saves it

@@ -50,7 +50,7 @@ def test_judge_scores_against_fake_endpoint(endpoint, monkeypatch):
     assert qa["judge_score"] == pytest.approx(1 * 2 / 3)  # fluency x correctness / 3 (HELMET: x 100/3 later)
     # HELMET's QA prompt: answers as a Python list, output parsed after "Answer:" with newlines made spaces
     assert "Correct answers: ['Paris', 'in Paris']\nAnswer: Paris. It is in France.\n" in _Fake.seen[0][2]
-    s = judge.summ("A sued B. The court ruled for A.", "A long summary.", ["A sued B", "about X"])
+    s = judge.summ("A sued B. The court ruled for A.", "A long summary.", ["A sued B", "about X"], "multi_lexsum")
     # recall 1/2 key points, precision 1 of the judge's own sentence_count 2 -> F1 0.5, fluency 1
     assert s["judge_f1"] == pytest.approx(0.5) and s["judge_score"] == pytest.approx(0.5)
     assert 'Expert summary: "A long summary."' in _Fake.seen[-1][2]

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prolong.eval.categories import CITE, HELMET_CATEGORIES
-from prolong.eval.cite_metrics import NLI, citation_scores, clean_output, nli_from_path, qampari_scores, \
-    remove_citations, str_em
+from prolong.eval.cite_metrics import NLI, citation_scores, clean_output, qampari_scores, remove_citations, str_em
+from prolong.eval.nli import Seq2SeqNLI
 from prolong.eval.tasks.base import EvalItem, TaskSpec, hf_shuffle_select
 from prolong.eval.tasks.common import choose_count
 from prolong.eval.tasks.registry import register
@@ -126,7 +126,10 @@ def _build(name: str, tokenizer, length: int, cfg: EvalConfig) -> tuple[TaskSpec
     if cfg.cite_nli_model:
         if not Path(cfg.cite_nli_model).is_dir():
             raise FileNotFoundError(f"cite_nli_model: {cfg.cite_nli_model} is not a local model folder")
-        nli = _NLI.setdefault(cfg.cite_nli_model, nli_from_path(cfg.cite_nli_model))
+        # loaded once per run for both datasets and every length (T5-XXL is 11B parameters)
+        if cfg.cite_nli_model not in _NLI:
+            _NLI[cfg.cite_nli_model] = Seq2SeqNLI(cfg.cite_nli_model, cfg.device)
+        nli = _NLI[cfg.cite_nli_model]
     count = ALCE_DOCS.get(length) if cfg.sizing == "table" else None
     return alce(name, cfg.data_root(), tokenizer, length, cfg.num_samples, cfg.seed, cfg.shots,
                 cfg.max_new_tokens.get(name) or 300, count, nli)

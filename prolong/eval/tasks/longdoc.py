@@ -10,7 +10,9 @@ Files (one JSON object per line):
                          "summary/short"): str, "summary_long" (or "summary/long"): str, "keypoints" (or
                          "summary/short_keypoints"): [str]} -- the judge needs the key points (recall) and the long
                          summary (precision), as HELMET's eval_gpt4_summ.py
-  infbench_sum.jsonl     InfiniteBench format; "answer": [reference summary]
+  infbench_sum.jsonl     InfiniteBench format; "answer": [reference summary]; the judge's key points from the row's
+                         "keypoints" or, as HELMET reads them, from `infbench/longbook_sum_eng_keypoints.jsonl`
+                         ({"id", "keypoints"}, HELMET's released data) or `longdoc/infbench_sum_keypoints.jsonl`
 Items and demos as HELMET's loaders (`select_items`, `item_demos`): NarrativeQA's test split shuffled with the seed,
 then its documents of more than 131,072 tokens kept, the first n taken; Multi-LexSum's validation split and
 InfiniteBench filtered to documents of at least 65,536 tokens (`longdoc_min_tokens`, counted with `doc_tokenizer`),
@@ -67,6 +69,26 @@ def _rows(name: str, path: Path) -> list[dict[str, Any]]:
                 row["answers"] = [letter, f"{letter}. {r['answer'][0]}"]
             out.append(row)
     return out
+
+
+def keypoints_file(path: Path) -> Path | None:
+    """InfiniteBench Sum's key points: HELMET ships them apart from the data (eval_gpt4_summ.py reads
+    data/infbench/longbook_sum_eng_keypoints.jsonl by id); the project's layout may put them beside the file."""
+    for f in (path.with_name("infbench_sum_keypoints.jsonl"),
+              path.parent.parent / "infbench" / "longbook_sum_eng_keypoints.jsonl"):
+        if f.is_file():
+            return f
+    return None
+
+
+def _with_keypoints(rows: list[dict], path: Path) -> list[dict]:
+    """Rows without key points get them from the keypoints file, matched by id (ids compared as strings, the rows'
+    normal form); a row the file lacks keeps none and the judge then names what is missing."""
+    f = keypoints_file(path)
+    if f is None:
+        return rows
+    by_id = {str(r["id"]): r["keypoints"] for r in read_jsonl(f)}
+    return [r if r.get("keypoints") else {**r, "keypoints": by_id.get(r["id"])} for r in rows]
 
 
 def _demos(name: str, demos: list[dict]) -> str:
@@ -183,6 +205,8 @@ def longdoc(name: str, path: str | Path, tokenizer, length: int, num_samples: in
     `tokenizer`. `min_tokens`: HELMET's length filter (0 = none)."""
     path = Path(path)
     rows = _rows(name, path)
+    if name == "infbench_sum":
+        rows = _with_keypoints(rows, path)
     pool, source = _demo_pool(name, path, rows)
     test = select_items(name, rows, doc_tokenizer or tokenizer, num_samples, seed, min_tokens)
     if not test:
