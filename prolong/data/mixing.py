@@ -11,6 +11,9 @@ A domain is read by a `Reader`, which packs its own data ("one packer per mode")
                                                           domain's next sequence         (MixtureStream.from_yaml)
     SFT          prolong.sft.packing.ConversationReader    whole conversations with assistant loss masks and padding,
                                                           the tail dropped               (prolong.sft.stream)
+    released     prolong.data.released.MDSReader           ProLong's released MDS samples, one packed sequence each,
+                                                          indices -> doc_lens, mask -> loss mask (a domain `mds:` or
+                                                          a `<folder>@<proportion>` line under the mixture's `root`)
 
 Ranks: the global stream is cut into rounds of `dp_size` sequences; data-parallel rank r gets the r-th sequence of each
 round (disjoint samples); ranks of one sequence-parallel group pass the same dp_rank and get the same sample. Every
@@ -27,8 +30,9 @@ import numpy as np
 
 from prolong.config import ConfigError
 from prolong.data.config import MixtureConfig
-from prolong.data.mds import MDSFolder, MDSReader
+from prolong.data.mds import MDSFolder
 from prolong.data.packing import DocumentReader, PackedSequence
+from prolong.data.released import MDSReader
 from prolong.data.token_store import TokenStore, check_same_tokenizer
 from prolong.data.tokenizer import TokenizerIdentity
 

@@ -14,7 +14,8 @@ import yaml
 
 from prolong.config import ConfigError
 from prolong.data.config import MixtureConfig
-from prolong.data.mds import MDSError, MDSFolder, packed_from_sample
+from prolong.data.mds import MDSError, MDSFolder
+from prolong.data.released import packed_from_sample
 from prolong.data.mixing import MixtureStream
 from prolong.train.batching import labels_for, make_micro_batch
 from tests.helpers.mds import PROLONG_COLUMNS, PROLONG_SFT_COLUMNS, packed_samples, write_mds
