@@ -122,47 +122,75 @@ class CorpusConfig(Config):
 
 @dataclass
 class DomainConfig(Config):
-    """A mixture domain: the documents of one token store within a length range."""
+    """A mixture domain: the documents of one token store within a length range, or the packed sequences of one
+    MDS folder (the paper's released data, streamed as it is: prolong.data.mds)."""
 
-    store: str
-    "token store folder (relative to the data root)"
+    store: str = ""
+    "token store folder (relative to the data root); exactly one of store and mds"
+    mds: str = ""
+    "MDS folder of pre-packed sequences (index.json + shards; relative to the data root); exactly one of store and mds"
     min_tokens: int = 0
-    "only documents with at least this many tokens (e.g. 65536 for 'code repos >=64K docs')"
+    "store: only documents with at least this many tokens (e.g. 65536 for 'code repos >=64K docs')"
     max_tokens: int = 0
-    "only documents with at most this many tokens (0 = no upper bound)"
+    "store: only documents with at most this many tokens (0 = no upper bound)"
+    use_mask: bool = True
+    "mds: the samples' `mask` column (1 = target) is the loss mask when present (ProLong's apply_instruct_masks)"
 
     def __post_init__(self) -> None:
+        if bool(self.store) == bool(self.mds):
+            raise ConfigError("a domain needs exactly one of 'store' (a token store) and 'mds' (an MDS folder)")
         if self.min_tokens < 0 or self.max_tokens < 0:
             raise ConfigError("min_tokens and max_tokens must be >= 0")
         if self.max_tokens and self.max_tokens < self.min_tokens:
             raise ConfigError(f"max_tokens {self.max_tokens} < min_tokens {self.min_tokens}")
+        if self.mds and (self.min_tokens or self.max_tokens):
+            raise ConfigError("min_tokens/max_tokens select token-store documents; an mds domain streams its "
+                              "packed sequences as they are (choose the folder instead, e.g. book-524288)")
+
+    @property
+    def kind(self) -> str:
+        return "mds" if self.mds else "store"
 
     def store_path(self) -> Path:
-        return resolve_data_path(self.store)
+        return resolve_data_path(self.store or self.mds)
 
 
 PROPORTION_TOLERANCE = 1e-6
-_ENTRY = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*@\s*([0-9.eE+\-]+)\s*$")
+_ENTRY = re.compile(r"^\s*([A-Za-z0-9_.\-/]+)\s*@\s*([0-9.eE+\-]+)\s*$")
 
 
 @dataclass
 class MixtureConfig(Config):
-    """Token proportions per domain, written `domain@proportion` (the paper's notation) or as a mapping."""
+    """Token proportions per domain, written `domain@proportion` (the paper's notation) or as a mapping.
 
-    domains: dict[str, DomainConfig]
-    "domain name -> which documents it holds"
+    With `root`, the mixture reads exactly as ProLong's training scripts write theirs: one `<folder>@<proportion>`
+    line per domain, each folder an MDS folder under root (e.g. `book-65536@0.3` under `prolong-data-64K`)."""
+
     mixture: Union[list[str], dict[str, float]]
     "['code_repos_64k@0.30', ...] or {code_repos_64k: 0.30, ...}; proportions of tokens, summing to 1"
+    domains: dict[str, DomainConfig] = field(default_factory=dict)
+    "domain name -> which documents it holds (a name without an entry here is the MDS folder root/<name>)"
+    root: str = ""
+    "folder of the MDS domain folders (ProLong's $DATASET; relative to the data root); empty: every domain is defined"
 
     def __post_init__(self) -> None:
         props = self.proportions()
         undefined = [d for d in props if d not in self.domains]
-        if undefined:
+        if undefined and not self.root:
             raise ConfigError(f"mixture: domain {undefined[0]!r} is not defined under 'domains' "
-                              f"(defined: {', '.join(sorted(self.domains))})")
+                              f"(defined: {', '.join(sorted(self.domains)) or 'none'}; or set 'root' to read "
+                              f"each undefined name as an MDS folder under it)")
         total = sum(props.values())
         if abs(total - 1.0) > PROPORTION_TOLERANCE:
             raise ConfigError(f"mixture: proportions sum to {total:.9g}, not 1 (tolerance {PROPORTION_TOLERANCE:g})")
+
+    def domain(self, name: str) -> DomainConfig:
+        """The domain of a mixture entry: its `domains` entry, or the MDS folder root/<name>."""
+        if name in self.domains:
+            return self.domains[name]
+        if not self.root:
+            raise KeyError(f"mixture: domain {name!r} is not defined")
+        return DomainConfig(mds=f"{self.root.rstrip('/')}/{name}")
 
     def proportions(self) -> dict[str, float]:
         """domain -> proportion, in the order written."""

@@ -11,6 +11,9 @@ A domain is read by a `Reader`, which packs its own data ("one packer per mode")
                                                           domain's next sequence         (MixtureStream.from_yaml)
     SFT          prolong.sft.packing.ConversationReader    whole conversations with assistant loss masks and padding,
                                                           the tail dropped               (prolong.sft.stream)
+    released     prolong.data.released.MDSReader           ProLong's released MDS samples, one packed sequence each,
+                                                          indices -> doc_lens, mask -> loss mask (a domain `mds:` or
+                                                          a `<folder>@<proportion>` line under the mixture's `root`)
 
 Ranks: the global stream is cut into rounds of `dp_size` sequences; data-parallel rank r gets the r-th sequence of each
 round (disjoint samples); ranks of one sequence-parallel group pass the same dp_rank and get the same sample. Every
@@ -27,7 +30,9 @@ import numpy as np
 
 from prolong.config import ConfigError
 from prolong.data.config import MixtureConfig
+from prolong.data.mds import MDSFolder
 from prolong.data.packing import DocumentReader, PackedSequence
+from prolong.data.released import MDSReader
 from prolong.data.token_store import TokenStore, check_same_tokenizer
 from prolong.data.tokenizer import TokenizerIdentity
 
@@ -84,8 +89,11 @@ class MixtureStream:
         stores: dict[Path, TokenStore] = {}
         readers = []
         for name in proportions:
-            dom = mixture.domains[name]
+            dom = mixture.domain(name)
             path = dom.store_path()
+            if dom.kind == "mds":             # the released packed sequences, streamed as they are
+                readers.append(_mds_reader(name, path, seq_len, seed, dom.use_mask, tokenizer, source))
+                continue
             if path not in stores:
                 try:
                     stores[path] = TokenStore.open(path, expect=tokenizer)
@@ -151,3 +159,17 @@ class MixtureStream:
             r.load(domains[r.name])
         self.tokens_per_domain = {d: int(state["tokens_per_domain"].get(d, 0)) for d in self.names}
 
+
+def _mds_reader(name: str, path: Path, seq_len: int, seed: int, use_mask: bool, tokenizer: TokenizerIdentity | None,
+                source: str) -> MDSReader:
+    """The reader of an MDS domain; a missing folder or shard is an error naming the params file and the domain."""
+    try:
+        folder = MDSFolder(path)
+        folder.check_present()
+    except (FileNotFoundError, ValueError) as err:
+        kind = FileNotFoundError if isinstance(err, FileNotFoundError) else ConfigError
+        raise kind(f"{source}: domain {name!r}: {err}") from err
+    if "input_ids" not in folder.columns:
+        raise ConfigError(f"{source}: domain {name!r}: {path / 'index.json'} has no column 'input_ids' "
+                          f"(columns: {', '.join(folder.columns)})")
+    return MDSReader(name, folder, seq_len, seed, use_mask, tokenizer.vocab_size if tokenizer else None)

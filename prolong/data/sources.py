@@ -161,20 +161,16 @@ def _code_repo_dirs(src: SourceConfig) -> Iterator[str]:
 
 
 def _mds_documents(src: SourceConfig) -> Iterator[np.ndarray]:
-    """The paper's released packed data: MDS samples with `input_ids` and `indices` (start, end) per document.
+    """The documents inside the packed MDS samples of a folder (prolong.data.mds), each `input_ids[start:end]` of its
+    `indices`. Training needs no such pass (a mixture domain can be the MDS folder itself); this is for statistics."""
+    from prolong.data.mds import MDSFolder
 
-    Needs the optional package `mosaicml-streaming` (import name `streaming`)."""
-    try:
-        from streaming import LocalDataset  # optional dependency
-    except ImportError as err:
-        raise SourceError(f"{resolve_data_path(src.path)}: reading MDS shards needs the optional package "
-                          "mosaicml-streaming (pip install mosaicml-streaming)") from err
     root = resolve_data_path(src.path)
-    if not (root / "index.json").is_file():
-        raise SourceError(f"{root / 'index.json'}: MDS index not found")
-    ds = LocalDataset(local=str(root))
-    for i in range(len(ds)):
-        sample = ds[i]
+    try:
+        folder = MDSFolder(root)
+    except FileNotFoundError as err:
+        raise SourceError(str(err)) from None
+    for i, sample in enumerate(folder):
         if "input_ids" not in sample:
             raise SourceError(f"{root}: sample {i} has no 'input_ids' column")
         ids = np.asarray(sample["input_ids"], dtype=np.uint32)

@@ -22,6 +22,7 @@ from prolong.config import Config, ConfigError
 from prolong.integrity import check_safetensors
 from prolong.model.attention import ATTN_IMPLEMENTATION, BACKENDS, register
 from prolong.model.loss import block_cross_entropy
+from prolong.model.rope import keep_rope_fp32
 
 
 @dataclass
@@ -129,6 +130,7 @@ def build_model(cfg: ModelConfig, vocab_size: int | None = None, init_path: str 
         model = LlamaForCausalLM(config).to(dtype)
     if model.config._attn_implementation != ATTN_IMPLEMENTATION:
         model.set_attn_implementation(ATTN_IMPLEMENTATION)
+    keep_rope_fp32(model)  # RoPE frequencies stay fp32 under bf16 casts and FSDP mixed precision
     return model  # cfg.gradient_checkpointing is applied for training by prolong.train.parallelize
 
 

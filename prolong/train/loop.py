@@ -60,6 +60,7 @@ from prolong.train.checkpoint import (check_resumable, clear_partial, load_check
 from prolong.train.config import OptimConfig, TrainParams, lr_at, warmup_steps
 from prolong.train.distributed import (all_reduce_sum, broadcast_object, gather_objects, is_ddp, on_main_then_all,
                                        setup_distributed)
+from prolong.train.export import make_portable, save_dtype
 from prolong.train.flops import StepFlops
 from prolong.train.parallelize import ParallelLayout, check_layout_fits, init_layout, parallelize
 
@@ -169,16 +170,20 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def save_final_model(acc: Accelerator, net: torch.nn.Module, out: Path, tokenizer_path: str | None) -> None:
-    """The trained model in Hugging Face format (written to a temp dir, then renamed)."""
+def save_final_model(acc: Accelerator, net: torch.nn.Module, out: Path, tokenizer_path: str | None,
+                     dtype: torch.dtype = torch.float32) -> None:
+    """The trained model in Hugging Face format (written to a temp dir, then renamed), weights in `dtype`, config and
+    tokenizer readable by transformers 4.44+ and 5 (prolong.train.export.make_portable)."""
     state = acc.get_state_dict(net)  # full state dict (gathered on rank 0 under FSDP)
     if acc.is_main_process:
         lm = acc.unwrap_model(net).lm
         tmp = out.parent / f".tmp-{out.name}"
         shutil.rmtree(tmp, ignore_errors=True)
-        lm.save_pretrained(tmp, state_dict={k.removeprefix("lm."): v for k, v in state.items()})
+        weights = {k.removeprefix("lm."): (v.to(dtype) if v.is_floating_point() else v) for k, v in state.items()}
+        lm.save_pretrained(tmp, state_dict=weights)
         if tokenizer_path is not None:
             load_tokenizer(tokenizer_path).save_pretrained(tmp)
+        make_portable(tmp, dtype)
         shutil.rmtree(out, ignore_errors=True)
         os.replace(tmp, out)
     acc.wait_for_everyone()
@@ -364,7 +369,8 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
 
     if step >= t.steps:
         _require_finite_weights(acc, net, run, step, ckpt_root)
-        save_final_model(acc, net, run.path / MODEL_DIR, data.tokenizer_path)
+        save_final_model(acc, net, run.path / MODEL_DIR, data.tokenizer_path,
+                         save_dtype(t.precision, acc.device.type))
         if acc.is_main_process:
             run.set_status("done")
     elif acc.is_main_process:

@@ -79,14 +79,18 @@ def test_code_repos_from_folders_and_records(tmp_path):
     assert len(docs) == 2 and "# ---- r1/a.py ----\na" in docs[0] and "# ---- r1/b.py ----\nb" in docs[0]
 
 
-def test_mds_needs_streaming(tmp_path):
-    try:
-        import streaming  # noqa: F401
-        pytest.skip("mosaicml-streaming is installed; this checks the message shown without it")
-    except ImportError:
-        pass
-    with pytest.raises(SourceError, match=r"needs the optional package mosaicml-streaming"):
-        list(iter_documents(src(kind="mds", path=str(tmp_path))))
+def test_mds_documents_without_streaming(tmp_path):
+    """MDS folders are read by prolong.data.mds (no mosaicml-streaming): each source document is a span of `indices`."""
+    import numpy as np
+
+    from tests.helpers.mds import PROLONG_COLUMNS, write_mds
+
+    ids = np.arange(10, dtype=np.uint32)
+    write_mds(tmp_path / "m", PROLONG_COLUMNS, [{"input_ids": ids, "indices": np.array([[0, 3], [3, 10]], np.uint32)}])
+    docs = list(iter_documents(src(kind="mds", path=str(tmp_path / "m"))))
+    assert [d.tolist() for d in docs] == [[0, 1, 2], list(range(3, 10))]
+    with pytest.raises(SourceError, match=r"nothing/index.json: folder not found"):
+        list(iter_documents(src(kind="mds", path=str(tmp_path / "nothing"))))
 
 
 def test_source_config_is_strict():

@@ -21,7 +21,7 @@ def test_paper_sft_matches_the_recipe():
     p = _load(PAPER)
     stage2 = yaml.safe_load((paths.PARAMS_DIR / "paper" / "stages" / "stage2.yaml").read_text())
     assert p.train.init_from == f"train/{stage2['name']}"        # start from the Stage-2 checkpoint
-    assert p.data.seq_len == 65536 and p.data.mixture is None                     # packed to 64K
+    assert p.data.seq_len == 65536                                                 # packed to 64K
     assert p.train.steps == 250 and p.train.batch_size == 64                       # 250 steps x (64 x 64K)
     assert p.train.batch_size * p.data.seq_len == 4 * 2**20                        # 4M tokens per step
     assert abs(p.train.steps * p.train.batch_size * p.data.seq_len / 1e9 - 1.0) < 0.05   # 1B tokens
@@ -29,9 +29,11 @@ def test_paper_sft_matches_the_recipe():
     assert p.optim.betas == [0.9, 0.95] and p.optim.weight_decay == 0.1 and p.optim.grad_clip == 1.0
     assert p.model.rope_theta == float(stage2["model"]["rope_theta"])             # inherited
     assert p.train.checkpoint_every == 125 and p.train.precision == "bf16"
-    sft = p.data.sft
-    assert isinstance(sft, SFTDataConfig) and sft.proportions() == {"ultrachat": 1.0}   # short UltraChat only
-    assert sft.sources["ultrachat"].format == "ultrachat"
+    # short UltraChat only: ProLong's released prolong-ultrachat-64K (packed, with its assistant-token `mask`)
+    from prolong.data.config import MixtureConfig
+
+    assert p.data.sft is None
+    assert MixtureConfig.from_yaml(p.data.mixture_path()).proportions() == {"prolong-ultrachat-64K": 1.0}
 
 
 def test_tiny_sft_params_load_with_the_ablation_switch_off():

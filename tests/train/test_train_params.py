@@ -70,7 +70,8 @@ def test_paper_shared_settings(paper, stage):
     assert "checkpoints every 125 steps" in shared and p.train.checkpoint_every == 125
     assert "one sequence per device" in shared and p.train.micro_batch_size == 1
     assert p.model.doc_masking  # "disable cross-document attention"
-    assert p.data.mixture == f"params/paper/mixtures/stage{stage}.yaml"
+    # the released data (prolong-data-64K / -512K) as ProLong's scripts read it
+    assert p.data.mixture == f"params/paper/mixtures/released/stage{stage}_{('64k', '512k')[stage - 1]}.yaml"
     assert p.model.pretrained.endswith("Meta-Llama-3-8B-Instruct")
 
 
