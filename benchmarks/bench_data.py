@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from prolong.data.config import MixtureConfig  # noqa: E402
 from prolong.data.mixing import MixtureStream  # noqa: E402
-from prolong.data.token_store import write_token_store  # noqa: E402
+from prolong.data.store_build import write_token_store  # noqa: E402
 from prolong.data.tokenizer import TokenizerIdentity  # noqa: E402
 from prolong.runs import Run  # noqa: E402
 

@@ -70,7 +70,7 @@ def _build_tiny(args) -> int:
 def _tokenize(args) -> int:
     from prolong.data.config import CorpusConfig
     from prolong.data.stats import store_summary
-    from prolong.data.token_store import build_corpus_stores
+    from prolong.data.store_build import build_corpus_stores
 
     corpus = CorpusConfig.from_yaml(args.params)
     stores = build_corpus_stores(corpus, only=args.only, force=args.force, workers=args.workers,

@@ -25,7 +25,8 @@ from prolong import paths
 from prolong.config import ConfigError
 from prolong.data.config import CorpusConfig, resolve_data_path
 from prolong.data.sources import iter_jsonl_records
-from prolong.data.token_store import build_corpus_stores, store_intact
+from prolong.data.store_build import build_corpus_stores
+from prolong.data.token_store import store_intact
 from prolong.data.tokenizer import train_byte_bpe
 from prolong.io import read_json
 from prolong.tiny.corpus import GENERATOR_VERSION, write_tiny_corpus

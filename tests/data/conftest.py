@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers.data import FAKE_TOK
-from prolong.data.token_store import write_token_store
+from prolong.data.store_build import write_token_store
 
 @pytest.fixture(autouse=True)
 def _quiet(monkeypatch):

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
-from prolong.data import token_store as ts
+from prolong.data import store_build as ts
 from prolong.data.config import SourceConfig
-from prolong.data.token_store import DamagedStoreError, SourceChangedError, TokenStore
+from prolong.data.store_build import SourceChangedError
+from prolong.data.token_store import DamagedStoreError, TokenStore
 from prolong.io import CorruptFileError
 
 TEXTS = [f"Document {i}: the number is {i * 37 % 1000}. " * (1 + i % 9) for i in range(60)]

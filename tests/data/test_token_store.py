@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from prolong.data import token_store as ts
+from prolong.data import store_build as ts
 from prolong.data.config import SourceConfig
 from prolong.data.sources import SourceError
 from prolong.data.tokenizer import TokenizerMismatchError, identity_of, load_fast_tokenizer, train_byte_bpe
