@@ -28,7 +28,8 @@ from prolong.experiments import cli as experiment_cli
 from prolong.config import ConfigError
 from prolong.report import TABLES, render_all
 from prolong.errors import USER_ERRORS
-from prolong.runs import DamagedRunWarning, load_runs
+from prolong.run_table import load_runs
+from prolong.runs import DamagedRunWarning
 from prolong.train import cli as train_cli
 
 # Subcommands implemented by the library's parts: (module with add_arguments(parser) and main(args) -> int, help)
@@ -42,7 +43,7 @@ SUBCOMMANDS = {
 
 def _reproduce(args: argparse.Namespace) -> int:
     if args.strict:
-        os.environ["PROLONG_STRICT"] = "1"  # the notebooks' kernels inherit it (prolong.runs.load_runs)
+        os.environ["PROLONG_STRICT"] = "1"  # the notebooks' kernels inherit it (prolong.run_table.load_runs)
     results = batch.reproduce(args.scale, args.notebooks or None)
     failed = [r for r in results if not r.ok]
     total = sum(r.seconds for r in results)

@@ -7,7 +7,8 @@ import pytest
 
 from prolong import cli
 from prolong.io import CorruptFileError
-from prolong.runs import DamagedRunWarning, Run, append_index, load_runs, runs_table
+from prolong.run_table import load_runs, runs_table
+from prolong.runs import DamagedRunWarning, Run, append_index
 
 EVAL = {"model": "train/stage1", "eval": {"tasks": ["json_kv"]}}
 

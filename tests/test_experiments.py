@@ -14,7 +14,8 @@ from prolong.experiments.graph import apply_overrides, arm_chain, load_experimen
 from prolong.experiments.runner import plan_experiment, run_experiment
 from prolong.experiments.section import run_section
 from prolong.report.tables import Outputs, render_table_id
-from prolong.runs import Run, iter_runs, load_runs, read_index
+from prolong.run_table import load_runs
+from prolong.runs import Run, iter_runs, read_index
 from prolong.tiny import build_tiny
 from prolong.train.config import TrainParams
 from tests.helpers.markers import integration

@@ -6,7 +6,8 @@ from prolong import paths
 from prolong.report import TABLES, render_all
 from prolong.report.tables import FIGURE_TABLES, Outputs
 from prolong.results import published_ids
-from prolong.runs import Run, append_index, load_runs
+from prolong.run_table import load_runs
+from prolong.runs import Run, append_index
 
 REQUIRED = [f"T{n:02d}" for n in [*range(1, 9), *range(10, 16), *range(18, 27)]]
 

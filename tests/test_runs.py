@@ -7,8 +7,9 @@ import pytest
 
 from prolong.io import CorruptFileError, atomic_write_text, iter_jsonl
 from prolong.migrate import migrate
-from prolong.runs import (OldLayoutError, Run, RunMismatchError, TIDY_COLUMNS, append_index, iter_runs, load_runs,
-                          read_index, runs_table)
+from prolong.run_table import load_runs, runs_table
+from prolong.runs import OldLayoutError, Run, RunMismatchError, append_index, iter_runs, read_index
+from prolong.tidy import TIDY_COLUMNS
 
 PARAMS = {"label": "Books", "train": {"lr": 1e-5, "steps": 10}}
 EVAL = {"model": "train/stage1-0123456789", "eval": {"tasks": ["json_kv"]}}

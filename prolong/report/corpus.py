@@ -21,7 +21,7 @@ from prolong.data.token_store import TokenStore
 import prolong.report.plot as plot  # the module, not the package (whose __init__ imports tables)
 from prolong.report.tables import Outputs, _long, _tables
 from prolong.report.render import write_table
-from prolong.runs import load_runs
+from prolong.run_table import load_runs
 
 # Tiny sources -> the paper's row labels (Tables 3, 5, 14).
 PAPER_LABELS = {

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from prolong.report.tables import Outputs, render_table_id
-from prolong.runs import load_runs
+from prolong.run_table import load_runs
 
 
 def show_section(tables: list[str], sources: list[str]) -> pd.DataFrame:

@@ -3,7 +3,8 @@ import json
 
 from prolong.eval import cli
 from prolong.tiny.eval_suite import write_tiny_suite
-from prolong.runs import Run, read_index, runs_table
+from prolong.run_table import runs_table
+from prolong.runs import Run, read_index
 
 
 def test_cli_evaluates_a_saved_model_and_logs_the_run(tmp_path, bpe_tokenizer, make_llama):
