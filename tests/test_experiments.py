@@ -2,7 +2,10 @@
 train once, each finished arm is one index row, reruns skip what is indexed, tables read the index joined to the eval
 runs, and plan writes the same graph as the cluster's launch script."""
 
+import re
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -19,8 +22,28 @@ from prolong.runs import Run, iter_runs, read_index
 from prolong.tiny import build_tiny
 from prolong.train.config import TrainParams
 from tests.helpers.markers import integration
+from tests.helpers.slurm import fake_cluster
 
 TINY = paths.PARAMS_DIR / "tiny"
+TRAIN_JOB = re.compile(r"^(train_\d+)=\$\(submit --nodes (\d+)(?: --dependency=afterok:(\S+))? --job-name (\S+) "
+                       r"params/paper/slurm/train\.sbatch (\S+)\)$")
+EVAL_JOB = re.compile(r"^(eval_\d+)=\$\(submit(?: --dependency=afterok:(\S+))? --job-name \S+ "
+                      r"params/paper/slurm/eval\.sbatch (.+)\)$")
+
+
+def _train_jobs(commands):
+    """The launch script's training jobs: [{var, nodes, after: [vars], name, params}] in order."""
+    out = []
+    for c in commands:
+        if m := TRAIN_JOB.match(c):
+            out.append({"var": m[1], "nodes": int(m[2]), "after": [a.lstrip("$") for a in (m[3] or "").split(":") if a],
+                        "name": m[4], "params": m[5]})
+    return out
+
+
+def _eval_jobs(commands):
+    return [{"var": m[1], "after": [a.lstrip("$") for a in (m[2] or "").split(":") if a], "args": m[3]}
+            for c in commands if (m := EVAL_JOB.match(c))]
 
 
 def _stage(src, dst, **changes):
@@ -155,9 +178,12 @@ def test_plan_and_run_execute_the_same_graph(smoke_spec, smoke_store, monkeypatc
     """What `plan` launches on the cluster is exactly what `run` trained here: same run names, same params."""
     store, rows = smoke_store
     monkeypatch.setenv("PROLONG_RUNS", str(store))
+    # planned with an empty run store: every stage is submitted
+    monkeypatch.setenv("PROLONG_RUNS", str(tmp_path / "empty"))
     commands = plan_experiment(smoke_spec, tmp_path, scale="tiny")
-    planned = {c.split()[-1].rsplit("/", 1)[-1][: -len(".yaml")]: yaml.safe_load(open(c.split()[-1]))
-               for c in commands if c.startswith("sbatch")}
+    planned = {j["name"]: yaml.safe_load(open(j["params"])) for j in _train_jobs(commands)}
+    assert all(Path(j["params"]).stem == j["name"] for j in _train_jobs(commands))
+    monkeypatch.setenv("PROLONG_RUNS", str(store))
     trained = {r.name: r.params() for r in iter_runs(store, "train")}
     assert planned == trained
     ran = {ref for r in rows for ref in r["stages"] + [r["sft"]]}
@@ -169,15 +195,24 @@ def test_plan_and_run_execute_the_same_graph(smoke_spec, smoke_store, monkeypatc
 
 def test_plan_writes_params_and_commands_once_per_shared_stage(smoke_spec, tmp_path):
     commands = plan_experiment(smoke_spec, tmp_path)
-    launches = [c for c in commands if c.startswith("sbatch")]
+    launches = _train_jobs(commands)
     assert len(launches) == 1 + 2 + 2  # base once, then each arm's stage and SFT
-    assert sum(c.startswith("prolong experiment run --scale paper --experiment T20") for c in commands) == 2
-    assert (tmp_path / "launch.sh").read_text().splitlines()[3:] == commands
-    for c in launches:
-        params = yaml.safe_load(open(c.split()[-1]).read())
-        assert params["name"] and params["experiment"]
-    second = yaml.safe_load(open(launches[1].split()[-1]).read())
+    evals = _eval_jobs(commands)
+    assert [e["args"] for e in evals] == [f"--scale paper --experiment T20 --arms {a} --seeds 0"
+                                          for a in ("no_doc_masks", "doc_masks")]
+    assert len(launches) + len(evals) == len(commands)
+    assert (tmp_path / "launch.sh").read_text().splitlines()[-len(commands):] == commands
+    by_var = {j["var"]: j for j in launches}
+    for j in launches:
+        params = yaml.safe_load(open(j["params"]).read())
+        assert params["name"] == j["name"] and params["experiment"]
+        # each job waits for the job of the run it starts from (the base: for nothing)
+        start = params["train"].get("init_from")
+        assert [f"train/{by_var[v]['name']}" for v in j["after"]] == ([start] if start else [])
+    second = yaml.safe_load(open(launches[1]["params"]).read())
     assert second["train"]["init_from"].startswith("train/base-")
+    # an arm's evaluation waits for all of its stages' jobs: the shared base, its own stage and its SFT
+    assert [[by_var[v]["name"].split("-")[0] for v in e["after"]] for e in evals] == [["base", "extend", "sft"]] * 2
 
 
 def test_bad_experiment_input_is_named(smoke_spec):
@@ -207,18 +242,17 @@ def test_paper_scale_plans_every_experiment(tmp_path, monkeypatch):
     out = run_section(names, "paper")
     for name in names:
         spec = load_experiment("paper", name)
-        launches = [c for c in out[name] if c.startswith("sbatch")]
-        runs = [c for c in out[name] if c.startswith("prolong experiment run --scale paper")]
-        assert launches and len(runs) == len(spec.arms)
-        for command in launches:
-            path = command.split()[-1]
-            TrainParams.from_yaml(path)
+        launches = _train_jobs(out[name])
+        runs = [e for e in _eval_jobs(out[name]) if e["args"].startswith(f"--scale paper --experiment {name} ")]
+        assert launches and len(runs) == len(spec.arms) and len(launches) + len(runs) == len(out[name])
+        for job in launches:
+            TrainParams.from_yaml(job["params"])
         assert (tmp_path / "launch" / name / "launch.sh").is_file()
-    recipe = [yaml.safe_load(open(c.split()[-1])) for c in out["T10"] if c.startswith("sbatch")]
+    recipe = [yaml.safe_load(open(j["params"])) for j in _train_jobs(out["T10"])]
     assert [r["data"]["seq_len"] for r in recipe] == [65536, 524288, 65536]
     assert recipe[1]["train"]["init_from"] == f"train/{recipe[0]['name']}" and recipe[1]["train"]["load_optimizer"]
     assert recipe[2]["model"]["rope_theta"] == 1.28e8  # SFT keeps Stage 2's theta
-    nodes = [int(c.split("--nodes ")[1].split()[0]) for c in out["T10"] if c.startswith("sbatch")]
+    nodes = [j["nodes"] for j in _train_jobs(out["T10"])]
     assert nodes == [8, 16, 8]  # 64 GPUs at 64K; 16 sequences x 8-way sequence parallelism at 512K
 
 
@@ -253,10 +287,130 @@ def test_every_entry_point_is_a_prolong_subcommand(tmp_path, monkeypatch, capsys
     assert cli.main(["experiment", "plan", "--scale", "paper", "--experiment", "T10"]) == 0
     printed = capsys.readouterr().out.splitlines()
     script = (tmp_path / "launch" / "T10" / "launch.sh").read_text().splitlines()
-    assert script[3:] == printed and printed[-1].startswith("prolong experiment run --scale paper --experiment T10")
+    assert script[-len(printed):] == printed and _eval_jobs(printed[-1:])[0]["args"].startswith(
+        "--scale paper --experiment T10")
     for command in (["train", "--help"], ["eval", "--help"], ["runs", "migrate", "--help"]):
         with pytest.raises(SystemExit) as exit_:
             cli.main(command)
         assert exit_.value.code == 0
     sbatch = (paths.PARAMS_DIR / "paper" / "slurm" / "train.sbatch").read_text()
     assert "-m prolong.cli train --params" in sbatch  # the cluster runs `prolong train` under accelerate
+    eval_sbatch = (paths.PARAMS_DIR / "paper" / "slurm" / "eval.sbatch").read_text()
+    assert ".venv/bin/prolong experiment run --no-train" in eval_sbatch  # ... and evaluates with `prolong experiment`
+
+
+# ---- the paper scale on a fake cluster (tests/helpers/slurm.py) ------------------------------------------------------
+
+def _plan_t10(tmp_path, monkeypatch) -> tuple[Path, list[str]]:
+    monkeypatch.setenv("PROLONG_BUILD", str(tmp_path / "build"))
+    commands = run_section(["T10"], "paper")["T10"]
+    return tmp_path / "build" / "launch" / "T10" / "launch.sh", commands
+
+
+def _launch(cluster, script, **env):
+    return subprocess.run(["bash", str(script)], cwd=cluster.repo, env={**cluster.env, **env}, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_launch_script_runs_the_recipe_as_chained_jobs(tmp_path, monkeypatch):
+    """launch.sh submits everything at once; the fake cluster runs each job when its afterok dependencies are done:
+    Stage 1 (8 nodes) -> Stage 2 (16) -> SFT (8), each from the previous one's run, then the evaluation job."""
+    script, commands = _plan_t10(tmp_path, monkeypatch)
+    cluster = fake_cluster(tmp_path / "cluster")
+    out = _launch(cluster, script)
+    assert out.returncode == 0, out.stderr
+    jobs = cluster.jobs()
+    train_jobs = _train_jobs(commands)
+    assert [j["state"] for j in jobs] == ["COMPLETED"] * 4, [cluster.job_output(j["id"]) for j in jobs]
+    assert [j["script"] for j in jobs] == ["params/paper/slurm/train.sbatch"] * 3 + ["params/paper/slurm/eval.sbatch"]
+    assert [j["nodes"] for j in jobs[:3]] == [8, 16, 8]
+    assert [j["dependency"] for j in jobs] == [[], [1001], [1002], [1001, 1002, 1003]]
+    assert [j["args"] for j in jobs[:3]] == [[t["params"]] for t in train_jobs]
+    assert "submitted job 1004: --dependency=afterok:1001:1002:1003" in out.stderr
+    lines = cluster.log_lines()
+    for job, nodes, t in zip(jobs, (8, 16, 8), train_jobs):     # every node of every training job launched
+        mine = [line for line in lines if line.endswith(f"job={job['id']}")]
+        assert len(mine) == nodes and all(f"--num_machines {nodes} --num_processes {nodes * 8}" in m for m in mine)
+        assert all(f"-m prolong.cli train --params {t['params']} " in m for m in mine)
+    [evaluation] = [line for line in lines if line.startswith("prolong ")]
+    assert evaluation == ("prolong experiment run --no-train --scale paper --experiment T10 --arms prolong --seeds 0 "
+                          "job=1004")
+
+
+def test_a_failed_job_cancels_the_rest_of_its_chain(tmp_path, monkeypatch):
+    script, commands = _plan_t10(tmp_path, monkeypatch)
+    cluster = fake_cluster(tmp_path / "cluster")
+    stage2 = _train_jobs(commands)[1]
+    out = _launch(cluster, script, FAKE_FAIL=stage2["params"])
+    assert out.returncode == 0, out.stderr                        # submitting worked; the jobs ran (or not) later
+    assert [j["state"] for j in cluster.jobs()] == ["COMPLETED", "FAILED", "CANCELLED", "CANCELLED"]
+    lines = cluster.log_lines()
+    assert not any(_train_jobs(commands)[2]["params"] in line for line in lines)
+    assert not any(line.startswith("prolong ") for line in lines)  # no evaluation of a model that was not trained
+
+
+def test_launch_script_skips_logged_stages_and_needs_the_repo(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROLONG_BUILD", str(tmp_path / "build"))
+    stage1 = _train_jobs(run_section(["T10"], "paper")["T10"])[0]
+    run = Run.open("train", stage1["name"], yaml.safe_load(open(stage1["params"])))
+    (run.path / "model").mkdir()
+    run.set_status("done")
+    script, commands = _plan_t10(tmp_path, monkeypatch)
+    assert commands[0] == f"# train/{stage1['name']}: logged as done, not submitted"
+    jobs = _train_jobs(commands)
+    assert [j["nodes"] for j in jobs] == [16, 8] and jobs[0]["after"] == [] and jobs[1]["after"] == [jobs[0]["var"]]
+    cluster = fake_cluster(tmp_path / "cluster")
+    out = subprocess.run(["bash", str(script)], cwd=tmp_path, env=cluster.env, capture_output=True, text=True)
+    assert out.returncode == 2 and f"{tmp_path}/params/paper/slurm/train.sbatch not found: run this script from the " \
+                                   "repository root" in out.stderr
+    assert cluster.jobs() == []
+
+
+def _helmet_files(root: Path, lengths=(32768, 65536)) -> list[Path]:
+    """HELMET's released data/ files the paper evaluation's tasks read at 32K and 64K (prolong/eval/data_layout.md)."""
+    kv, rag, rerank = {32768: 440, 65536: 900}, {32768: 220, 65536: 440}, {32768: 285, 65536: 600}
+    files = []
+    for n in lengths:
+        files += [root / f"json_kv/test_k{kv[n]}_dep6.jsonl", root / f"kilt/nq-dev-multikilt_1000_k{rag[n]}_dep6.jsonl",
+                  root / f"kilt/hotpotqa-dev-multikilt_1000_k{rag[n]}_dep3.jsonl",
+                  root / f"kilt/popqa_test_1000_k{rag[n]}_dep6.jsonl",
+                  root / f"msmarco/test_reranking_data_k{rerank[n]}_dep3.jsonl"]
+    return files + [root / "kilt/nq-train-multikilt_1000_k3_dep6.jsonl",
+                    root / "kilt/hotpotqa-train-multikilt_1000_k3_dep3.jsonl",
+                    root / "kilt/popqa_test_1000_k3_dep6.jsonl", root / "msmarco/test_reranking_data_k10_dep3.jsonl"]
+
+
+def test_paper_evaluation_without_helmet_data_is_an_error_naming_the_file(tmp_path, monkeypatch, capsys):
+    """What the evaluation job runs: with the tiny suite (or nothing) where HELMET's data should be, an error naming
+    the first missing file before anything runs, never the tiny suite scored under the paper's names; with the data
+    in place, a stage not trained is an error naming it (the evaluation job never trains)."""
+    from prolong import cli
+
+    helmet = tmp_path / "data" / "helmet"
+    monkeypatch.setenv("PROLONG_DATA", str(tmp_path / "data"))
+    argv = ["experiment", "run", "--scale", "paper", "--experiment", "T10", "--no-train"]
+    assert cli.main(argv) == 2
+    assert f"{helmet}/json_kv/test_k440_dep6.jsonl: not found" in capsys.readouterr().err
+    (helmet / "rag").mkdir(parents=True)                          # the tiny suite's layout
+    (helmet / "rag" / "nq.jsonl").write_text("{}\n")
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{helmet}/json_kv/test_k440_dep6.jsonl: not found" in err and "tiny suite" in err
+    files = _helmet_files(helmet)
+    for f in files:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("{}\n")
+    files[5].unlink()                                             # json_kv at 64K
+    assert cli.main(argv) == 2
+    assert f"{files[5]}: json_kv's file for length 65536 not found" in capsys.readouterr().err
+    files[5].write_text("{}\n")
+    files[-1].unlink()                                            # the re-rank demos
+    assert cli.main(argv) == 2
+    assert f"{files[-1]}: msmarco_rerank's demo file not found" in capsys.readouterr().err
+    files[-1].write_text("{}\n")
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"runs/train/stage1-\w+/model: train/stage1-\w+ is not trained \(an evaluation job does not "
+                     r"train", err), err
+    trained = paths.runs_dir() / "train"
+    assert not trained.exists() or not any(trained.iterdir())    # nothing was trained in the evaluation's place

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 
@@ -27,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="rebuild stores that exist")
     p.add_argument("--verify", action="store_true", help="check the checksums of built stores (not only sizes) and "
                    "rebuild the shards that fail")
+    p.add_argument("--doc-end-token", default=None, help="the token after every document when packing (default: the "
+                   "params' doc_end_token, 'auto': <|end_of_text|> when the tokenizer has it, as ProLong's data)")
     p = sub.add_parser("stats", help="Table 3 / Table 14 statistics of the token stores of a corpus")
     p.add_argument("--params", required=True, help="corpus YAML")
     p.add_argument("--min-tokens", type=int, default=65536, help="long-document threshold of Table 3")
@@ -73,8 +76,15 @@ def _tokenize(args) -> int:
     from prolong.data.store_build import build_corpus_stores
 
     corpus = CorpusConfig.from_yaml(args.params)
-    stores = build_corpus_stores(corpus, only=args.only, force=args.force, workers=args.workers,
-                                 verify=args.verify)
+    if args.doc_end_token:
+        corpus = dataclasses.replace(corpus, doc_end_token=args.doc_end_token)
+    try:
+        stores = build_corpus_stores(corpus, only=args.only, force=args.force, workers=args.workers,
+                                     verify=args.verify)
+    except ValueError as err:
+        if str(err).startswith("doc_end_token:"):   # name the params file the token came from
+            raise ValueError(f"{args.params}: {err}") from err
+        raise
     print(store_summary(stores).to_string(index=False))
     return 0
 

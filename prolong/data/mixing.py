@@ -103,8 +103,9 @@ class MixtureStream:
             if tokenizer is None:
                 tokenizer = store.tokenizer
             check_same_tokenizer(store.tokenizer, tokenizer, str(path))
-            reader = DocumentReader(name, store, seq_len, tokenizer.bos_id, tokenizer.eos_id, dom.min_tokens,
-                                    dom.max_tokens, seed)
+            # BOS and the document-end token as the store records them (`prolong data tokenize`: doc_end_token)
+            reader = DocumentReader(name, store, seq_len, store.tokenizer.bos_id, store.tokenizer.eos_id,
+                                    dom.min_tokens, dom.max_tokens, seed)
             if reader.n_docs == 0:
                 rng = f"{dom.min_tokens}..{dom.max_tokens or 'inf'}"
                 raise ConfigError(f"{source}: domain {name!r} is empty: store {path} has no document with "

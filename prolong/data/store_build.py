@@ -142,17 +142,22 @@ def _plan_shards(docs: Iterator, shard_chars: int) -> Iterator[tuple[int, list]]
 
 def build_token_store(source: SourceConfig, out_dir: str | Path, tokenizer_path: str, workers: int = 2,
                       shard_chars: int = 64_000_000, name: str = "", force: bool = False, pool=None,
-                      verify: bool = False) -> TokenStore:
+                      verify: bool = False, doc_end: str | None = None) -> TokenStore:
     """Tokenize `source` into a token store at `out_dir` (resuming a killed build; skipping a complete one, after
-    checking its shards' sizes, or with `verify` their checksums: a damaged shard is rebuilt).
+    checking its shards' sizes, or with `verify` their checksums: a damaged shard is rebuilt). `doc_end`: the token
+    packing puts after each document, recorded as the store's `eos_id` (prolong.data.tokenizer.identity_of).
 
     workers <= 1 tokenizes in this process; otherwise in `workers` processes (or the given multiprocessing `pool`)."""
     out = Path(out_dir)
     label = name or out.name
-    identity = identity_of(tokenizer_path)
+    identity = identity_of(tokenizer_path, doc_end)
     if (out / "store.json").exists() and not force:
         try:
-            return TokenStore.open(out, expect=identity, verify=verify)
+            store = TokenStore.open(out, expect=identity, verify=verify)
+            if store.tokenizer.eos_id != identity.eos_id:
+                raise ValueError(f"doc_end_token: {out / 'store.json'}: store {label} was built with document-end "
+                                 f"token id {store.tokenizer.eos_id}, not {identity.eos_id}; rebuild it (--force)")
+            return store
         except DamagedStoreError as err:  # rebuild only the damaged shards (the others are intact and reused)
             print(f"warning: store {label}: {err}; rebuilding {', '.join(err.shards)}", file=sys.stderr)
             for shard in err.shards:
@@ -279,13 +284,16 @@ def build_corpus_stores(corpus: CorpusConfig, only: list[str] | None = None, for
     if unknown:
         raise KeyError(f"source {unknown[0]!r} is not in the corpus (sources: {', '.join(corpus.sources)})")
     workers = corpus.workers if workers is None else workers
-    identity_of(corpus.tokenizer_path())     # fail here, clearly, not in pool workers (a pool respawns them forever)
+    try:  # fail here, clearly, not in pool workers (a pool respawns them forever)
+        identity_of(corpus.tokenizer_path(), corpus.doc_end_token)
+    except ValueError as err:
+        raise ValueError(f"doc_end_token: {err}") from err
     todo = [n for n in names if force or verify or not store_intact(corpus.store_path(n))]
     pool = make_pool(corpus.tokenizer_path(), workers) if workers > 1 and todo else None
     try:
         return {n: build_token_store(corpus.sources[n], corpus.store_path(n), corpus.tokenizer_path(), workers=workers,
                                      shard_chars=corpus.shard_chars, name=n, force=force, pool=pool,
-                                     verify=verify)
+                                     verify=verify, doc_end=corpus.doc_end_token)
                 for n in names}
     finally:
         if pool is not None:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
 # Special tokens of the tiny tokenizer: BOS/EOS/pad for packing, and a small chat vocabulary for SFT.
 BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
+END_OF_TEXT = "<|end_of_text|>"
+"Llama-3's end of a document: what ProLong's data ends documents with (the Instruct tokenizer's EOS is <|eot_id|>)"
 CHAT_TOKENS = ["<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
 SPECIAL_TOKENS = [BOS, EOS, PAD, *CHAT_TOKENS]
 
@@ -88,10 +90,23 @@ def load_fast_tokenizer(path: str | Path):
                                   bos_id=vocab[bos], eos_id=vocab[eos])
 
 
-def identity_of(path: str | Path) -> TokenizerIdentity:
-    """The identity of the tokenizer at `path` (fast path when it has a tokenizer.json)."""
+def identity_of(path: str | Path, doc_end: str | None = None) -> TokenizerIdentity:
+    """The identity of the tokenizer at `path` (fast path when it has a tokenizer.json). `doc_end` sets the token
+    that packing puts after every document (its `eos_id`): None, the tokenizer's EOS; "auto", END_OF_TEXT when the
+    vocabulary has it (Llama-3: what ProLong's data uses), else the EOS; any other token must be in the vocabulary."""
     fast = load_fast_tokenizer(path)
-    return fast[1] if fast is not None else tokenizer_identity(load_tokenizer(path), str(path))
+    if fast is not None:
+        identity, vocab = fast[1], fast[0].get_vocab(with_added_tokens=True)
+    else:
+        tokenizer = load_tokenizer(path)
+        identity, vocab = tokenizer_identity(tokenizer, str(path)), tokenizer.get_vocab()
+    if doc_end is None or (doc_end == "auto" and END_OF_TEXT not in vocab):
+        return identity
+    token = END_OF_TEXT if doc_end == "auto" else doc_end
+    if token not in vocab:
+        raise ValueError(f"{path}: document-end token {token!r} is not in the tokenizer's vocabulary "
+                         f"(doc_end_token: 'auto', or a token the tokenizer has)")
+    return replace(identity, eos_id=int(vocab[token]))
 
 
 def _vocab_hash(vocab: dict[str, int]) -> str:

@@ -2,9 +2,10 @@
 
 `run_graph` trains every stage that is not logged, evaluates every model that is not evaluated, and appends one
 index row per finished arm (runs/index.jsonl); an arm already indexed with the same runs is skipped, so a rerun costs
-only the resolution. `plan_graph` writes the same stages' params and the launch script: one Slurm job per training run
-(each once, in order), then per arm `prolong experiment run`, which finds every stage logged and only evaluates and
-indexes the arm, exactly as the tiny scale does.
+only the resolution. `plan_graph` writes the same stages' params and the launch script, which submits the whole
+graph at once as chained Slurm jobs: one per training run (each once, after the job of the run it starts from:
+`--dependency=afterok`), then per arm an evaluation job after its stages' jobs, running `prolong experiment run
+--no-train`, which finds every stage logged and only evaluates and indexes the arm, exactly as the tiny scale does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from prolong import paths
 from prolong.eval.config import EvalConfig
 from prolong.eval.runner import evaluate_model, load_model
 from prolong.experiments.config import ExperimentSpec
+from prolong.experiments.eval_data import require_helmet_data
 from prolong.experiments.graph import ArmNode, EvalNode, Graph, StageNode, resolve
 from prolong.io import atomic_write_text
 from prolong.runs import MODEL_DIR, Run, append_index, read_index
@@ -31,11 +33,21 @@ def stage_done(stage: StageNode) -> bool:
     return (run.path / MODEL_DIR).is_dir() and run.is_done()
 
 
-def train_stage(stage: StageNode, log=print) -> None:
-    """Train (or resume) one stage in this process unless it is already logged as done."""
+class StageNotTrainedError(FileNotFoundError):
+    """An evaluation job found a stage of its arm not trained (`--no-train`: it never trains in its place)."""
+
+
+def train_stage(stage: StageNode, log=print, train_missing: bool = True) -> None:
+    """Train (or resume) one stage in this process unless it is already logged as done; with `train_missing` false a
+    stage not logged as done is an error naming its run."""
     if stage_done(stage):
         log(f"  = {stage.ref} (logged)")
         return
+    if not train_missing:
+        run = Run.at(stage.ref)
+        raise StageNotTrainedError(
+            f"{run.path / MODEL_DIR}: {stage.ref} is not trained (an evaluation job does not train; its training job "
+            f"has to finish first: sbatch params/paper/slurm/train.sbatch with the stage's params)")
     t0 = time.perf_counter()
     run = train(stage.train_params(), run_name=stage.name)
     run.set_status("done")
@@ -87,11 +99,30 @@ def indexed_row(arm: ArmNode) -> dict | None:
     return None
 
 
-def run_graph(graph: Graph, skip_logged: bool = True, log=None) -> list[dict]:
+def check_eval_data(graph: Graph, skip_logged: bool = True) -> None:
+    """Before anything runs at the paper scale: every evaluation the graph still has to run finds HELMET's released
+    data (prolong.experiments.eval_data; a missing file is an error naming it, never the tiny suite instead)."""
+    seen = set()
+    for arm in graph.arms:
+        if skip_logged and indexed_row(arm) is not None:
+            continue
+        for node in (arm.pre_sft_eval, arm.eval):
+            if node is None or node.ref in seen or Run.at(node.ref).is_done():
+                continue
+            seen.add(node.ref)
+            require_helmet_data(EvalConfig.from_dict(node.config, node.ref), f"{node.ref} ({graph.experiment})")
+
+
+def run_graph(graph: Graph, skip_logged: bool = True, log=None, *, scale: str = "tiny",
+              train_missing: bool = True) -> list[dict]:
     """Train, fine-tune and evaluate the graph's arms in this process; return their index rows.
 
-    With `skip_logged` false, an arm already indexed is indexed again (its logged runs are still reused)."""
+    With `skip_logged` false, an arm already indexed is indexed again (its logged runs are still reused). At a scale
+    other than "tiny" the evaluations read HELMET's released data, checked before anything runs (check_eval_data).
+    With `train_missing` false (the cluster's evaluation job) a stage not trained is an error, never trained here."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if scale != "tiny":
+        check_eval_data(graph, skip_logged)
     rows = []
     for arm in graph.arms:
         name = f"{graph.experiment}/{arm.arm.name}-s{arm.seed}"
@@ -102,7 +133,7 @@ def run_graph(graph: Graph, skip_logged: bool = True, log=None) -> list[dict]:
             continue
         log(f"{name}: {arm.arm.label}")
         for stage in arm.stages:
-            train_stage(stage, log)
+            train_stage(stage, log, train_missing)
         for node in (arm.pre_sft_eval, arm.eval):
             if node is not None:
                 evaluate(node, log)
@@ -118,7 +149,27 @@ def run_experiment(spec: ExperimentSpec, arms: list[str] | None = None, seeds: l
 
 # ---- paper scale: plan, do not run -------------------------------------------------------------------------------
 
-LAUNCH = "sbatch --wait --nodes {nodes} params/paper/slurm/train.sbatch {params}"  # accelerate + FSDP on every node
+TRAIN_SBATCH = "params/paper/slurm/train.sbatch"  # accelerate + FSDP on every node; requeues at its time limit
+EVAL_SBATCH = "params/paper/slurm/eval.sbatch"    # `prolong experiment run --no-train` on one GPU node
+
+LAUNCH_HEADER = """\
+# Submits the whole graph at once, from the repository root (every job finds the repository from SLURM_SUBMIT_DIR):
+# one job per training run, each after the job of the run it starts from (--dependency=afterok), and per arm an
+# evaluation job after its training jobs. A job that fails cancels the jobs waiting on it (--kill-on-invalid-dep);
+# a training job requeues itself at its time limit and resumes, so the chain runs unattended. Runs logged as done
+# when the script was written are not submitted again.
+set -euo pipefail
+for f in {train} {eval}; do
+  [ -f "$f" ] || {{ echo "error: $PWD/$f not found: run this script from the repository root" >&2; exit 2; }}
+done
+submit() {{  # sbatch ARGS -> the job id (--parsable prints "id" or "id;cluster")
+  local id
+  id=$(sbatch --parsable --kill-on-invalid-dep=yes "$@")
+  id=${{id%%;*}}
+  echo "submitted job $id: $*" >&2
+  echo "$id"
+}}
+"""
 
 
 def _nodes(stage: StageNode) -> int:
@@ -128,25 +179,40 @@ def _nodes(stage: StageNode) -> int:
     return max(1, gpus // 8)
 
 
+def _after(jobs: list[str]) -> str:
+    return f" --dependency=afterok:{':'.join(jobs)}" if jobs else ""
+
+
 def plan_graph(graph: Graph, out_dir: Path, scale: str = "paper", steps: int | None = None) -> list[str]:
-    """Write every stage's params under `out_dir` and `out_dir/launch.sh`; return the launch commands in order: one
-    Slurm job per training run (`--wait`, so each starts from the previous one's finished run; shared runs once),
-    then per arm `prolong experiment run`, which evaluates the arm and appends its index row."""
-    commands, seen = [], set()
-    for arm in graph.arms:
+    """Write every stage's params under `out_dir` and `out_dir/launch.sh`; return the script's commands in order: a
+    Slurm job per training run not yet logged as done (shared runs once), each after the job of the run it starts
+    from, then per arm an evaluation job after its stages' jobs (`prolong experiment run --no-train`, which evaluates
+    the arm and appends its index row)."""
+    commands, jobs, seen = [], {}, set()
+    for i, arm in enumerate(graph.arms, 1):
         for stage in arm.stages:
             if stage.name in seen:
                 continue
             seen.add(stage.name)
             path = out_dir / f"{stage.name}.yaml"
             atomic_write_text(path, yaml.safe_dump(stage.params, sort_keys=False))
-            commands.append(LAUNCH.format(nodes=_nodes(stage), params=path))
-        # every stage is logged by then: `run` only evaluates and indexes the arm, as at the tiny scale
+            if stage_done(stage):
+                commands.append(f"# {stage.ref}: logged as done, not submitted")
+                continue
+            start = stage.params["train"].get("init_from")
+            var = f"train_{len(jobs) + 1}"
+            commands.append(f"{var}=$(submit --nodes {_nodes(stage)}{_after([jobs[start]] if start in jobs else [])} "
+                            f"--job-name {stage.name} {TRAIN_SBATCH} {path})")
+            jobs[stage.ref] = f"${var}"
         steps_flag = f" --steps {steps}" if steps else ""
-        commands.append(f"prolong experiment run --scale {scale} --experiment {graph.experiment} "
-                        f"--arms {arm.arm.name} --seeds {arm.seed}{steps_flag}")
+        after = _after([jobs[s.ref] for s in arm.stages if s.ref in jobs])
+        commands.append(f"eval_{i}=$(submit{after} --job-name {graph.experiment}-{arm.arm.name} "
+                        f"{EVAL_SBATCH} --scale {scale} --experiment {graph.experiment} --arms {arm.arm.name} "
+                        f"--seeds {arm.seed}{steps_flag})")
+    header = LAUNCH_HEADER.format(train=TRAIN_SBATCH, eval=EVAL_SBATCH)
     atomic_write_text(out_dir / "launch.sh", "#!/usr/bin/env bash\n# " + graph.description.replace("\n", " ")
-                      + "\nset -euo pipefail\n" + "\n".join(commands) + "\n")
+                      + "\n" + header + "\n".join(commands) + "\n")
+    (out_dir / "launch.sh").chmod(0o755)
     return commands
 
 

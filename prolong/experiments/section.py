@@ -46,7 +46,7 @@ def run_section(experiments: list[str], scale: str, arms: list[str] | None = Non
         if mode == "plan":
             out[name] = plan_graph(graph, paths.build_dir() / "launch" / name, scale, steps or None)
         else:
-            out[name] = [f"{r['arm']}-s{r['seed']}" for r in run_graph(graph, skip_logged)]
+            out[name] = [f"{r['arm']}-s{r['seed']}" for r in run_graph(graph, skip_logged, scale=scale)]
     for e in missing:
         print(f"{e}: no paper-scale experiment file ({experiment_file(scale, e)}); showing logged runs only",
               file=sys.stderr)

@@ -124,6 +124,24 @@ class TrainConfig(Config):
 
 
 @dataclass
+class ParityConfig(Config):
+    """Where the project departs from ProLong's released training code (princeton-nlp/ProLong, transformers 4.44
+    Trainer), a switch to do as the released code did. Left at the defaults the section is not written into a run's
+    params (TrainParams.to_dict), so runs logged before the section existed keep their fingerprints and names."""
+
+    loss_average: Literal["token", "device"] = "token"
+    ("token: a step's loss is the exact mean over all its target tokens (every rank, every micro-batch); device: the "
+     "released Stages 1-2 (no --token_scaled_loss): each rank's micro-batch mean, averaged over ranks and "
+     "accumulation steps, so a micro-batch with fewer targets weighs each of them more")
+    decay_norm_weights: bool = False
+    ("false: weight decay on matrices only; true: also on the 1-D weights (Llama's RMSNorm weights; it has no "
+     "biases), as the released code most likely did (its own LlamaRMSNorm class is not in the Trainer's no-decay list)")
+
+    def is_default(self) -> bool:
+        return self == ParityConfig()
+
+
+@dataclass
 class TrainParams(Config):
     """One training stage (Stage 1, Stage 2)."""
 
@@ -141,11 +159,21 @@ class TrainParams(Config):
     "run name; null derives one from the hyperparameters"
     label: str | None = None
     "row label in tables (prolong.runs); null uses the run name"
+    parity: ParityConfig = field(default_factory=ParityConfig)
+    "switches to train as ProLong's released code did where this project departs from it (README, Parity)"
 
     def __post_init__(self) -> None:
         if self.model.max_position_embeddings < self.data.seq_len:
             raise ConfigError(f"model.max_position_embeddings {self.model.max_position_embeddings} is shorter than "
                               f"data.seq_len {self.data.seq_len}")
+
+    def to_dict(self) -> dict:
+        """As Config.to_dict, without `parity` when it is all defaults: a run's params (hence its fingerprint and
+        name) are those it had before the section existed unless a switch is set."""
+        out = super().to_dict()
+        if self.parity.is_default():
+            del out["parity"]
+        return out
 
     def run_name(self) -> str:
         """The given name, or one that encodes the stage's hyperparameters (ProLong style)."""

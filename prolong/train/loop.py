@@ -16,7 +16,8 @@ One optimizer step, on every rank:
      each target is counted once): n_step
   3. for each micro-batch: forward (document-masked attention, block-wise loss) -> loss_sum; backward of
      loss_sum * world_size / n_step (DDP/FSDP average gradients over ranks, so the world_size cancels and the step's
-     gradient is exactly that of the mean loss over its n_step target tokens, whatever each rank's share)
+     gradient is exactly that of the mean loss over its n_step target tokens, whatever each rank's share; with
+     parity.loss_average "device", that of the mean of the micro-batches' own means, as ProLong's released code)
   4. clip the global gradient norm, AdamW step at the scheduled LR, log, checkpoint every N steps
 
 A step whose loss or gradient norm is not finite is logged but not applied (the weights stay those of the last good
@@ -148,21 +149,26 @@ def init_model(p: TrainParams, data: DataSetup, init_run: Path | None) -> PreTra
     return lm
 
 
-def make_optimizer(model: torch.nn.Module, optim: OptimConfig) -> torch.optim.AdamW:
-    """AdamW with weight decay on matrices only (norm weights and biases are not decayed)."""
-    decay, no_decay = [], []
+def make_optimizer(model: torch.nn.Module, optim: OptimConfig, decay_norm_weights: bool = False
+                   ) -> torch.optim.AdamW:
+    """AdamW in two groups, matrices and 1-D weights (norm weights; Llama has no biases). Weight decay on matrices
+    only, or also on the 1-D weights with `decay_norm_weights` (TrainParams.parity: as ProLong's released code). The
+    groups are the same either way, so a stage can load another's optimizer state whatever the switch."""
+    decay, vectors = [], []
     for p in model.parameters():
         if p.requires_grad:
-            (decay if p.ndim >= 2 else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+            (decay if p.ndim >= 2 else vectors).append(p)
+    groups = [{"params": decay, "weight_decay": optim.weight_decay},
+              {"params": vectors, "weight_decay": optim.weight_decay if decay_norm_weights else 0.0}]
     return torch.optim.AdamW(groups, lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps)
 
 
-def reset_hyperparameters(optimizer: torch.optim.Optimizer, optim: OptimConfig) -> None:
+def reset_hyperparameters(optimizer: torch.optim.Optimizer, optim: OptimConfig,
+                          decay_norm_weights: bool = False) -> None:
     """After loading another stage's optimizer state: keep its moments, take this stage's hyperparameters."""
     for i, group in enumerate(optimizer.param_groups):
         group.update(lr=optim.lr, initial_lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps,
-                     weight_decay=optim.weight_decay if i == 0 else 0.0)
+                     weight_decay=optim.weight_decay if i == 0 or decay_norm_weights else 0.0)
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
@@ -191,9 +197,16 @@ def save_final_model(acc: Accelerator, net: torch.nn.Module, out: Path, tokenize
 
 # ---- one optimizer step ----------------------------------------------------------------------------------------------
 
-def forward_backward(acc: Accelerator, net: torch.nn.Module, micro_batches: list[MicroBatch]) -> dict[str, float]:
-    """Accumulate the gradient of the step's mean loss over this rank's micro-batches. Returns the step's global mean
-    loss and global counts (targets, tokens, attended pairs)."""
+def forward_backward(acc: Accelerator, net: torch.nn.Module, micro_batches: list[MicroBatch],
+                     loss_average: str = "token") -> dict[str, float]:
+    """Accumulate the gradient of the step's loss over this rank's micro-batches. Returns the step's global mean
+    loss over its target tokens and global counts (targets, tokens, attended pairs).
+
+    loss_average "token" (the default): the gradient is that of the exact mean over the step's target tokens.
+    "device" (TrainParams.parity, ProLong's released Stages 1-2): that of the mean over ranks and micro-batches of each
+    micro-batch's own mean loss. The logged loss is the token mean either way."""
+    if loss_average not in ("token", "device"):
+        raise ValueError(f"loss_average must be 'token' or 'device', got {loss_average!r}")
     local = torch.tensor([sum(mb.n_targets for mb in micro_batches),
                           sum(mb.input_ids.numel() for mb in micro_batches),
                           sum(mb.attended_pairs for mb in micro_batches)], dtype=torch.float64)
@@ -203,6 +216,8 @@ def forward_backward(acc: Accelerator, net: torch.nn.Module, micro_batches: list
     loss_sum = torch.zeros((), dtype=torch.float64, device=acc.device)
     for i, mb in enumerate(micro_batches):
         last = i == len(micro_batches) - 1
+        if loss_average == "device":  # this micro-batch's mean; the ranks' average is DDP/FSDP's own
+            scale = 1.0 / (max(mb.n_targets, 1) * len(micro_batches))
         with nullcontext() if (last or not is_ddp(acc)) else acc.no_sync(net):
             mb_loss, _ = net(**mb.model_inputs(acc.device))
             acc.backward(mb_loss * scale)
@@ -212,9 +227,10 @@ def forward_backward(acc: Accelerator, net: torch.nn.Module, micro_batches: list
 
 
 def train_step(acc: Accelerator, net: torch.nn.Module, optimizer: torch.optim.Optimizer,
-               micro_batches: list[MicroBatch], lr: float, grad_clip: float) -> dict[str, float]:
+               micro_batches: list[MicroBatch], lr: float, grad_clip: float, loss_average: str = "token"
+               ) -> dict[str, float]:
     """One optimizer step: forward/backward over the micro-batches, clip the global gradient norm, AdamW at `lr`."""
-    out = forward_backward(acc, net, micro_batches)
+    out = forward_backward(acc, net, micro_batches, loss_average)
     grad_norm = float(acc.clip_grad_norm_(net.parameters(), grad_clip if grad_clip > 0 else math.inf))
     # loss and norm are global (all-reduced), so every rank takes the same decision
     finite = math.isfinite(out["loss"]) and math.isfinite(grad_norm)
@@ -292,7 +308,7 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
     step_flops = StepFlops.of(lm)  # before sharding
     net, optimizer = parallelize(lm, lay, acc, gradient_checkpointing=p.model.gradient_checkpointing,
                                  loss_block_size=p.model.loss_block_size,
-                                 make_optimizer=lambda m: make_optimizer(m, p.optim))
+                                 make_optimizer=lambda m: make_optimizer(m, p.optim, p.parity.decay_norm_weights))
     stream = data.stream_factory(lay.dp_rank, lay.dp_size)  # the ranks of a group read the same sequences
 
     step, tokens_per_domain, elapsed = 0, {}, 0.0
@@ -308,7 +324,8 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
     if resume_from is None and init_run is not None and t.load_optimizer:
         src = init_checkpoint(init_run, t.init_from)
         load_checkpoint(acc, src, data=False)  # model (same weights as its final model) and AdamW moments
-        reset_hyperparameters(optimizer, p.optim)  # ... and the LR schedule restarts at step 0
+        # ... and the LR schedule restarts at step 0
+        reset_hyperparameters(optimizer, p.optim, p.parity.decay_norm_weights)
         set_seed(t.seed)
 
     stop = t.steps if max_steps is None else min(t.steps, max_steps)
@@ -324,7 +341,7 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
         micro_batches, domains = next_micro_batches(stream, n_micro, t.micro_batch_size, p.model.doc_masking, lay,
                                                     t.reorder_micro_batches)
         lr = lr_at(step, p.optim, t.steps)
-        out = train_step(acc, net, optimizer, micro_batches, lr, p.optim.grad_clip)
+        out = train_step(acc, net, optimizer, micro_batches, lr, p.optim.grad_clip, p.parity.loss_average)
         step += 1
         for rank_domains in gather_objects(acc, domains):
             for d, n in rank_domains.items():

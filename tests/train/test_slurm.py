@@ -1,4 +1,4 @@
-"""params/paper/slurm/train.sbatch on a fake cluster (fake srun / scontrol on PATH, a fake accelerate in a fake
+"""params/paper/slurm/train.sbatch and eval.sbatch on a fake cluster (fake srun / scontrol on PATH, a fake accelerate in a fake
 repository): run as Slurm runs it - a spooled copy, from another folder - it finds the repository from
 SLURM_SUBMIT_DIR, launches accelerate on every node with the right world, requeues itself on the time-limit signal,
 and refuses a missing params file or environment with an error naming it."""
@@ -17,6 +17,7 @@ import pytest
 from prolong import paths
 
 SBATCH = paths.PARAMS_DIR / "paper" / "slurm" / "train.sbatch"
+EVAL_SBATCH = paths.PARAMS_DIR / "paper" / "slurm" / "eval.sbatch"
 
 
 def _exe(path: Path, body: str) -> None:
@@ -89,3 +90,35 @@ def test_sbatch_asks_for_requeue_and_the_signal():
     for line in ("#SBATCH --requeue", "#SBATCH --signal=B:USR1@600", "SLURM_SUBMIT_DIR"):
         assert line in text
     assert "dirname \"$0\"" not in text                            # $0 is the spooled copy under Slurm
+
+
+def test_eval_job_runs_prolong_experiment_without_training(tmp_path):
+    """eval.sbatch submitted through the fake sbatch (a spooled copy, run from another folder): the repository from
+    SLURM_SUBMIT_DIR, `prolong experiment run --no-train` with the job's arguments; without them, or without the
+    environment, an error naming what is missing."""
+    from tests.helpers.slurm import fake_cluster
+
+    c = fake_cluster(tmp_path)
+    args = ["--scale", "paper", "--experiment", "T10", "--arms", "prolong", "--seeds", "0"]
+    out = subprocess.run(["sbatch", "--parsable", "params/paper/slurm/eval.sbatch", *args], cwd=c.repo, env=c.env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "1001;fake", out.stderr
+    [job] = c.jobs()
+    assert job["state"] == "COMPLETED" and job["nodes"] == 1 and job["job_name"] == "prolong-eval"
+    assert c.log_lines() == ["prolong experiment run --no-train " + " ".join(args) + " job=1001"]
+    subprocess.run(["sbatch", "params/paper/slurm/eval.sbatch"], cwd=c.repo, env=c.env, check=True,
+                   capture_output=True)
+    assert c.jobs()[-1]["state"] == "FAILED" and "usage: sbatch eval.sbatch" in c.job_output(1002)
+    (c.repo / ".venv" / "bin" / "prolong").unlink()
+    subprocess.run(["sbatch", "params/paper/slurm/eval.sbatch", *args], cwd=c.repo, env=c.env, check=True,
+                   capture_output=True)
+    assert c.jobs()[-1]["state"] == "FAILED"
+    assert f"{c.repo}/.venv/bin/prolong not found: submit from the repository root" in c.job_output(1003)
+    assert len(c.log_lines()) == 1
+
+
+def test_eval_sbatch_is_one_node_and_never_trains():
+    text = EVAL_SBATCH.read_text()
+    for line in ("#SBATCH --nodes=1", "SLURM_SUBMIT_DIR", "experiment run --no-train"):
+        assert line in text
+    assert "dirname \"$0\"" not in text

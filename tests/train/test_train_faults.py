@@ -134,9 +134,9 @@ def test_non_finite_loss_fails_the_run_and_keeps_the_last_good_checkpoint(monkey
     real = loop.forward_backward
     calls = {"n": 0}
 
-    def poisoned(acc, net, micro_batches):
+    def poisoned(acc, net, micro_batches, *rest):
         calls["n"] += 1
-        out = real(acc, net, micro_batches)
+        out = real(acc, net, micro_batches, *rest)
         if calls["n"] >= 5:
             for p in net.parameters():
                 p.grad.fill_(float("nan"))
