@@ -119,6 +119,7 @@ def run_experiment(spec: ExperimentSpec, arms: list[str] | None = None, seeds: l
 # ---- paper scale: plan, do not run -------------------------------------------------------------------------------
 
 LAUNCH = "sbatch --wait --nodes {nodes} params/paper/slurm/train.sbatch {params}"  # accelerate + FSDP on every node
+LAUNCH_BY_SCALE = {"small": "prolong train --params {params}"}  # one GPU: one process, no launcher
 
 
 def _nodes(stage: StageNode) -> int:
@@ -140,7 +141,7 @@ def plan_graph(graph: Graph, out_dir: Path, scale: str = "paper", steps: int | N
             seen.add(stage.name)
             path = out_dir / f"{stage.name}.yaml"
             atomic_write_text(path, yaml.safe_dump(stage.params, sort_keys=False))
-            commands.append(LAUNCH.format(nodes=_nodes(stage), params=path))
+            commands.append(LAUNCH_BY_SCALE.get(scale, LAUNCH).format(nodes=_nodes(stage), params=path))
         # every stage is logged by then: `run` only evaluates and indexes the arm, as at the tiny scale
         steps_flag = f" --steps {steps}" if steps else ""
         commands.append(f"prolong experiment run --scale {scale} --experiment {graph.experiment} "
