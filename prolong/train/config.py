@@ -96,7 +96,7 @@ class TrainConfig(Config):
     cpu_threads: int = 0
     "torch CPU threads (0: torch's default, one per core); the tiny stages fix it so runs are bitwise reproducible"
     precision: Literal["auto", "bf16", "fp32"] = "auto"
-    "bf16 mixed precision (needs CUDA) or fp32; auto: bf16 on CUDA, fp32 on CPU"
+    "bf16 mixed precision (autocast; on a CPU too, slowly) or fp32; auto: bf16 on CUDA, fp32 on CPU"
     checkpoint_every: int = 125
     "write a checkpoint every this many steps (and at the last step)"
     keep_checkpoints: int | None = None

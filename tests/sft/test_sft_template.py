@@ -42,9 +42,12 @@ def test_prefix_method_without_generation_tags(tok):
     plain = copy.deepcopy(tok)
     plain.chat_template = tok.chat_template.replace("{% generation %}", "").replace("{% endgeneration %}", "")
     enc = encode_conversation(plain, CONV, "auto")
-    # without the tags the "\n" after each turn is rendered; the prefix method gives an assistant message all the
-    # template emits for it after its header (Llama-3: content + <|eot_id|>)
-    assert tok.decode(enc.input_ids[enc.loss_mask]) == "Mira lives in Ostrel.<|end|>\nIt is 4821.<|end|>\n"
+    # the prefix method gives an assistant message what the template emits for it after its header up to its
+    # end-of-turn token (Llama-3: content + <|eot_id|>); the "\n" the template adds after <|end|> is the next turn's,
+    # as with the tags, so both methods give the same mask
+    assert tok.decode(enc.input_ids[enc.loss_mask]) == "Mira lives in Ostrel.<|end|>It is 4821.<|end|>"
     assert tok.decode(enc.input_ids[~enc.loss_mask]) == ("<|bos|><|user|>\nWhere does Mira live?<|end|>\n"
-                                                         "<|assistant|>\n<|user|>\nAnd her number?<|end|>\n"
-                                                         "<|assistant|>\n")
+                                                         "<|assistant|>\n\n<|user|>\nAnd her number?<|end|>\n"
+                                                         "<|assistant|>\n\n")
+    tagged = encode_conversation(tok, CONV, "tags")
+    assert tok.decode(tagged.input_ids[tagged.loss_mask]) == tok.decode(enc.input_ids[enc.loss_mask])
