@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from prolong import paths
 from prolong.data.tokenizer import load_tokenizer, tokenizer_identity
-from prolong.data.token_store import write_token_store
+from prolong.data.store_build import write_token_store
 from prolong.model import smollm2
 from tests.helpers.markers import integration
 
