@@ -184,6 +184,24 @@ def _after(jobs: list[str]) -> str:
     return f" --dependency=afterok:{':'.join(jobs)}" if jobs else ""
 
 
+def _write_new_stages(arm, seen: set[str], out_dir: Path):
+    """(stage, params path) of each of the arm's stages not planned yet (a shared run once), its params written."""
+    for stage in arm.stages:
+        if stage.name in seen:
+            continue
+        seen.add(stage.name)
+        path = out_dir / f"{stage.name}.yaml"
+        atomic_write_text(path, yaml.safe_dump(stage.params, sort_keys=False))
+        yield stage, path
+
+
+def _write_launch(out_dir: Path, graph: Graph, header: str, commands: list[str]) -> None:
+    """`out_dir/launch.sh`: the experiment's description, `header`, then the commands; executable."""
+    atomic_write_text(out_dir / "launch.sh", "#!/usr/bin/env bash\n# " + graph.description.replace("\n", " ")
+                      + "\n" + header + "\n".join(commands) + "\n")
+    (out_dir / "launch.sh").chmod(0o755)
+
+
 def plan_graph(graph: Graph, out_dir: Path, scale: str = "paper", steps: int | None = None) -> list[str]:
     """Write every stage's params under `out_dir` and `out_dir/launch.sh`; return the script's commands in order: a
     Slurm job per training run not yet logged as done (shared runs once), each after the job of the run it starts
@@ -193,12 +211,7 @@ def plan_graph(graph: Graph, out_dir: Path, scale: str = "paper", steps: int | N
         return _plan_one_gpu(graph, out_dir, scale, steps)
     commands, jobs, seen = [], {}, set()
     for i, arm in enumerate(graph.arms, 1):
-        for stage in arm.stages:
-            if stage.name in seen:
-                continue
-            seen.add(stage.name)
-            path = out_dir / f"{stage.name}.yaml"
-            atomic_write_text(path, yaml.safe_dump(stage.params, sort_keys=False))
+        for stage, path in _write_new_stages(arm, seen, out_dir):
             if stage_done(stage):
                 commands.append(f"# {stage.ref}: logged as done, not submitted")
                 continue
@@ -212,10 +225,7 @@ def plan_graph(graph: Graph, out_dir: Path, scale: str = "paper", steps: int | N
         commands.append(f"eval_{i}=$(submit{after} --job-name {graph.experiment}-{arm.arm.name} "
                         f"{EVAL_SBATCH} --scale {scale} --experiment {graph.experiment} --arms {arm.arm.name} "
                         f"--seeds {arm.seed}{steps_flag})")
-    header = LAUNCH_HEADER.format(train=TRAIN_SBATCH, eval=EVAL_SBATCH)
-    atomic_write_text(out_dir / "launch.sh", "#!/usr/bin/env bash\n# " + graph.description.replace("\n", " ")
-                      + "\n" + header + "\n".join(commands) + "\n")
-    (out_dir / "launch.sh").chmod(0o755)
+    _write_launch(out_dir, graph, LAUNCH_HEADER.format(train=TRAIN_SBATCH, eval=EVAL_SBATCH), commands)
     return commands
 
 
@@ -225,19 +235,12 @@ def _plan_one_gpu(graph: Graph, out_dir: Path, scale: str, steps: int | None) ->
     evaluates the arm and appends its index row, as at the tiny scale."""
     commands, seen = [], set()
     for arm in graph.arms:
-        for stage in arm.stages:
-            if stage.name in seen:
-                continue
-            seen.add(stage.name)
-            path = out_dir / f"{stage.name}.yaml"
-            atomic_write_text(path, yaml.safe_dump(stage.params, sort_keys=False))
+        for stage, path in _write_new_stages(arm, seen, out_dir):
             commands.append(f"# {stage.ref}: logged as done" if stage_done(stage) else f"prolong train --params {path}")
         steps_flag = f" --steps {steps}" if steps else ""
         commands.append(f"prolong experiment run --scale {scale} --experiment {graph.experiment} "
                         f"--arms {arm.arm.name} --seeds {arm.seed}{steps_flag}")
-    atomic_write_text(out_dir / "launch.sh", "#!/usr/bin/env bash\n# " + graph.description.replace("\n", " ")
-                      + "\nset -euo pipefail\n" + "\n".join(commands) + "\n")
-    (out_dir / "launch.sh").chmod(0o755)
+    _write_launch(out_dir, graph, "set -euo pipefail\n", commands)
     return commands
 
 

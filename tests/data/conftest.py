@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tests.helpers.data import FAKE_TOK
+from tests.helpers.data import FAKE_TOK, TEXTS
+from prolong.data.config import SourceConfig
 from prolong.data.store_build import write_token_store
 
 @pytest.fixture(autouse=True)
 def _quiet(monkeypatch):
     monkeypatch.setenv("PROLONG_QUIET", "1")
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """A jsonl source of `TEXTS` (60 documents of varied length)."""
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
+    return SourceConfig(kind="jsonl", path=str(path))
 
 
 @pytest.fixture

@@ -15,16 +15,6 @@ from prolong.data.store_build import SourceChangedError
 from prolong.data.token_store import DamagedStoreError, TokenStore
 from prolong.io import CorruptFileError
 
-TEXTS = [f"Document {i}: the number is {i * 37 % 1000}. " * (1 + i % 9) for i in range(60)]
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    path = tmp_path / "docs.jsonl"
-    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
-    return SourceConfig(kind="jsonl", path=str(path))
-
-
 def _build(src, out, tok, **kw):
     return ts.build_token_store(src, out, tok, shard_chars=700, workers=0, **kw)
 

@@ -7,18 +7,9 @@ import pytest
 
 from prolong.data import store_build as ts
 from prolong.data.config import SourceConfig
+from tests.helpers.data import TEXTS
 from prolong.data.sources import SourceError
 from prolong.data.tokenizer import TokenizerMismatchError, identity_of, load_fast_tokenizer, train_byte_bpe
-
-TEXTS = [f"Document {i}: the number is {i * 37 % 1000}. " * (1 + i % 9) for i in range(60)]
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    path = tmp_path / "docs.jsonl"
-    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
-    return SourceConfig(kind="jsonl", path=str(path))
-
 
 def _build(src, out, tok, **kw):
     return ts.build_token_store(src, out, tok, shard_chars=kw.pop("shard_chars", 700), **kw)

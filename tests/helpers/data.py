@@ -18,3 +18,7 @@ def random_docs(rng: np.random.Generator, n: int, lo: int, hi: int, base: int = 
         length = int(rng.integers(lo, hi + 1))
         out.append((base + (i * 7919 + np.arange(length)) % 100_000).astype(np.uint32))
     return out
+
+
+# documents of a jsonl source for the token-store build tests (the `corpus` fixture of tests/data/conftest.py)
+TEXTS = [f"Document {i}: the number is {i * 37 % 1000}. " * (1 + i % 9) for i in range(60)]
