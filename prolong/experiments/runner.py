@@ -23,6 +23,7 @@ from prolong.eval.runner import evaluate_model, load_model
 from prolong.experiments.config import ExperimentSpec
 from prolong.experiments.eval_data import require_helmet_data
 from prolong.experiments.graph import ArmNode, EvalNode, Graph, StageNode, resolve
+from prolong.experiments.shipped import restore_shipped
 from prolong.io import atomic_write_text
 from prolong.runs import MODEL_DIR, Run, append_index, read_index
 from prolong.train.loop import train
@@ -42,6 +43,8 @@ def train_stage(stage: StageNode, log=print, train_missing: bool = True) -> None
     stage not logged as done is an error naming its run."""
     if stage_done(stage):
         log(f"  = {stage.ref} (logged)")
+        return
+    if restore_shipped(stage.ref, stage.params, log):  # the tiny base model (prolong.experiments.shipped)
         return
     if not train_missing:
         run = Run.at(stage.ref)

@@ -117,7 +117,8 @@ def build_corpus(corpus: CorpusConfig, force: bool, workers: int | None, result:
         if force or not manifest.is_file():
             return True
         built = read_json(manifest)
-        return built.get("config") != corpus.tiny.to_dict() or built.get("generator") != GENERATOR_VERSION
+        return (built.get("config") != corpus.tiny.to_dict() or built.get("generator") != GENERATOR_VERSION
+                or set(built.get("sources", {})) != set(corpus.sources))  # a source added to or dropped from the params
 
     if (not stale() and (tok_dir / "tokenizer.json").is_file()
             and all(store_intact(p) for p in result.stores.values())):  # a damaged shard is rebuilt below

@@ -4,6 +4,8 @@ A 2M-parameter model learns in-context retrieval only when the training signal f
 events per sequence, the loss on every token), not from a rare question at the end of a long prompt. So the tiny
 sources interleave their text with passages, each a few dozen tokens, that state things and then use them:
 
+    passkey       a pass key hidden in a haystack of filler sentences, then asked for (Recall: the NIAH passkey, the
+                  one retrieval a 4-layer, 1M-parameter model acquires at 256 tokens within the base's budget)
     needles       "One of the special magic numbers for amber-zorkel is: 4821937." lines, then lookups (Recall)
     documents     titled passages about a cast, then a question answered from one of them (RAG, QA)
     ranking       passages with IDs and a query, then the IDs ranked by relevance (Re-rank)
@@ -21,7 +23,7 @@ from __future__ import annotations
 import random
 
 from prolong.eval import prompts as P
-from prolong.eval.words import ADJECTIVES, NOUNS, VERBS
+from prolong.eval.words import ADJECTIVES, FILLER, NOUNS, VERBS, essay_sentence
 from prolong.tiny.world import ACTIVITIES, COLORS, Person, World, random_person
 
 ATTRIBUTES = ("city", "job", "pet", "number")
@@ -72,6 +74,20 @@ def needles(rng: random.Random, world: World, chat: bool = False) -> str:
         else:
             out.append(f"The special magic number for {k} mentioned in the provided text is {vals[k]}.")
     return "\n".join(out)
+
+
+def passkey(rng: random.Random, world: World, chat: bool = False) -> str:
+    """The passkey NIAH in miniature: HELMET's needle at a random depth of 0-12 filler sentences (the world's essay
+    sentences, or RULER's repeated filler), the question, the answer. Several fit in one 256-token sequence, so the
+    retrieval signal is dense (a probe measured the skill emerging after ~600 steps of 16 x 256 such tokens)."""
+    value = str(rng.randint(10_000, 99_999))
+    n = rng.choice([0, 1, 2, 4, 8, 12])
+    fill = [FILLER] * max(1, n // 4) if rng.random() < 0.3 else [essay_sentence(rng) for _ in range(n)]
+    fill.insert(rng.randint(0, len(fill)), P.PASSKEY_NEEDLE.format(value=value))
+    context = " ".join(fill)
+    if chat:
+        return f"User: {P.PASSKEY_USER.format(context=context)}\nAssistant: {P.PASSKEY_PREFIX} {value}."
+    return f"{context}\nWhat is the pass key? {P.PASSKEY_PREFIX} {value}."
 
 
 def documents(rng: random.Random, world: World) -> str:

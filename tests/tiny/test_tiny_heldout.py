@@ -11,7 +11,7 @@ import pytest
 
 from prolong.data.config import TinyCorpusConfig
 from prolong.eval.tasks.recall import needles_fields
-from prolong.tiny.corpus import LONG_SOURCES, SHORT_SOURCES, tiny_documents
+from prolong.tiny.corpus import DRILL_SOURCES, LONG_SOURCES, SHORT_SOURCES, tiny_documents
 from prolong.tiny.eval_suite import longdoc_rows, profiles, rag_rows, rerank_rows
 from prolong.tiny.instructions import suite_instructions, world_chat
 from prolong.tiny.world import make_world
@@ -19,8 +19,8 @@ from prolong.tiny.world import make_world
 
 def _training_text() -> str:
     cfg = TinyCorpusConfig(seed=0, code_total_bytes=300_000, code_repo_bytes=60_000, n_books=12,
-                           book_chars=[8000, 30000], short_docs={s: 60 for s in SHORT_SOURCES})
-    docs = [d for source in LONG_SOURCES + SHORT_SOURCES for d in tiny_documents(cfg, source)]
+                           book_chars=[8000, 30000], short_docs={s: 60 for s in SHORT_SOURCES + DRILL_SOURCES})
+    docs = [d for source in LONG_SOURCES + SHORT_SOURCES + DRILL_SOURCES for d in tiny_documents(cfg, source)]
     sft = suite_instructions(0, 20) + world_chat(0, 200)
     docs += [m["content"] for row in sft for m in row["messages"]]
     return "\n".join(docs)
