@@ -62,7 +62,7 @@ def smoke_spec(tmp_path_factory):
     d = tmp_path_factory.mktemp("smoke_params")
     base = _stage(TINY / "stages" / "base.yaml", d / "base.yaml", **{
         "data.seq_len": 64, "model.max_position_embeddings": 64, "train.steps": 3, "train.batch_size": 2,
-        "train.micro_batch_size": 2, "model.num_layers": 2})
+        "train.micro_batch_size": 2, "model.num_layers": 2, "train.init_from": None})  # from scratch, no drills
     extend = _stage(TINY / "stages" / "stage1.yaml", d / "extend.yaml", **{
         "data.seq_len": 128, "model.max_position_embeddings": 128, "train.steps": 2, "train.batch_size": 2,
         "train.micro_batch_size": 2, "model.num_layers": 2})

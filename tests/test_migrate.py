@@ -119,13 +119,35 @@ class OldStore:
                  {"Recall": 50.0, "train_tokens": 81920.0})
 
 
+def _one_stage_base_T04(tmp_path, monkeypatch):
+    """Table 4 with the old layout's base: one from-scratch stage with OLD["base"]'s recipe (today's tiny base is a
+    chain of three stages, which no old store holds; a store migrates onto the same runs only for the same recipe).
+    The migration reads it as params/tiny/experiments/T04.yaml (paths.PARAMS_DIR points at its folder)."""
+    base = read_yaml(paths.PARAMS_DIR / "tiny" / "stages" / "base.yaml")
+    base["optim"]["warmup_fraction"] = 0.1
+    base["train"].update(batch_size=8, micro_batch_size=8, checkpoint_every=100, keep_checkpoints=2, cpu_threads=2)
+    del base["train"]["init_from"]
+    folder = tmp_path.parent / f"{tmp_path.name}-params"  # beside the run store, not in it
+    folder.mkdir()
+    (folder / "base.yaml").write_text(yaml.safe_dump(base, sort_keys=False))
+    spec = read_yaml(paths.PARAMS_DIR / "tiny" / "experiments" / "T04.yaml")
+    spec["base"] = [{"params": str(folder / "base.yaml"), "seeded": False}]
+    (folder / "tiny" / "experiments").mkdir(parents=True)
+    for entry in (paths.PARAMS_DIR / "tiny").iterdir():  # stages, mixtures, eval params: the repository's
+        if entry.name != "experiments":
+            (folder / "tiny" / entry.name).symlink_to(entry)
+    (folder / "tiny" / "experiments" / "T04.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    monkeypatch.setattr(paths, "PARAMS_DIR", folder)
+    return ExperimentSpec.from_yaml(folder / "tiny" / "experiments" / "T04.yaml")
+
+
 @pytest.mark.parametrize("form", ["to_dict", "raw"])
 def test_migrated_store_is_found_logged_by_a_rerun(tmp_path, monkeypatch, form):
     monkeypatch.setenv("PROLONG_RUNS", str(tmp_path))
     old = OldStore(tmp_path, form)
     arms = {"books": {"data.mixture": "params/tiny/mixtures/ablations/long_books.yaml"},
             "books_repos": {}}  # the old default mixture, moved to params/tiny/mixtures/stage1.yaml
-    spec = ExperimentSpec.from_yaml(paths.PARAMS_DIR / "tiny" / "experiments" / "T04.yaml")
+    spec = _one_stage_base_T04(tmp_path, monkeypatch)
     for a in spec.select(list(arms)):
         old.arm("T04", {"name": a.name, "label": a.label, "stages": [{}], "x": None}, arms[a.name])
     messages = []
