@@ -23,6 +23,6 @@ def batch_mode() -> None:
     for var in ("HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
         os.environ.setdefault(var, "1")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-    # tqdm.autonotebook warns at import (TqdmWarning, a UserWarning) and falls back to the plain bar; matched by text
+    # tqdm.autonotebook warns at import (TqdmWarning) and falls back to the plain bar; matched by text
     # so that tqdm need not be imported here
-    warnings.filterwarnings("ignore", message=r"IProgress not found", category=UserWarning)
+    warnings.filterwarnings("ignore", message=r"IProgress not found")
