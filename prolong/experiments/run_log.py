@@ -58,6 +58,8 @@ class RunLog:
         """| arm | stage | time | outcome |, then the notes (lines of no known form) as a list."""
         if not self.rows and not self.notes:
             return ""
+        if not self.rows:  # planned, or nothing to run: only what was said
+            return "\n".join(f"- {n}" for n in self.notes) + "\n"
         ran = sum(r.seconds or 0.0 for r in self.rows)
         lines = [f"**Run log** ({sum(r.seconds is not None for r in self.rows)} runs here, {ran:.0f}s; "
                  f"{sum(r.outcome.startswith('skipped') for r in self.rows)} skipped as logged)", "",
