@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,10 @@ def ipc_kernel_manager() -> type:
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
-            super().__init__(transport="ipc", **kwargs)
+            # the sockets in a short private folder: a socket path is limited to ~107 bytes, and Jupyter's runtime
+            # folder under a long home can pass that
+            super().__init__(transport="ipc", ip=os.path.join(tempfile.mkdtemp(prefix="prolong-kernel-"), "k"),
+                             **kwargs)
 
     return IPCKernelManager
 

@@ -44,7 +44,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 import yaml
@@ -87,6 +87,12 @@ class OldLayoutError(ProlongError, RuntimeError):
 class DamagedRunWarning(UserWarning):
     """A run (or index line) that could not be read and was left out of the tidy table; the message names the file
     and why. `load_runs(..., strict=True)` (or PROLONG_STRICT=1) raises the `CorruptFileError` instead."""
+
+
+# Called as hook(run, status) after a run's status is written; what a finished run also produces registers here
+# (prolong.train.model_card, registered by the prolong.train package: the card of a done stage's model, refreshed when
+# an evaluation of it is done). A list here, not imports, so the run store depends on none of them.
+ON_STATUS: list[Callable[["Run", str], None]] = []
 
 
 # What reading one damaged run can raise: every reader names the file in its message.
@@ -182,15 +188,9 @@ class Run:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         if status != "running":
             curves.close(self.path)  # the event files are complete
-        if status == "done" and self.kind == "train" and (self.path / MODEL_DIR).is_dir():
-            from prolong.train.model_card import write_model_card  # (its module reads runs)
-
-            write_model_card(self)  # before status.json says done: a done run's model always has its card
         atomic_write_json(self.path / "status.json", {"status": status, "updated": _now(), "message": message})
-        if status == "done" and self.kind == "eval":
-            from prolong.train.model_card import refresh_evaluated_card
-
-            refresh_evaluated_card(self)  # the evaluated model's card lists the new scores
+        for hook in ON_STATUS:
+            hook(self, status)
 
     def log_step(self, record: dict[str, Any]) -> None:
         """Append one optimizer step to train_log.jsonl (must carry "step")."""

@@ -6,8 +6,8 @@ the stage, where it started from, sequence length, RoPE theta, tokens seen, the 
 next to the tokens each domain gave), the evaluation scores logged for it, and the command that retrains it.
 
 Written from the run store only (params.yaml, train_log.jsonl, the eval runs that name the model), when the run is
-set done (prolong.runs.Run.set_status) and again when an evaluation of it is done; so a card never disagrees with the
-logged runs. The card is a file next to the weights: nothing fingerprints the model folder.
+set done (`on_status`, a hook of prolong.runs.Run.set_status that the prolong.train package registers) and again when
+an evaluation of it is done; so a card never disagrees with the logged runs. The card is a file next to the weights: nothing fingerprints the model folder.
 """
 
 from __future__ import annotations
@@ -187,3 +187,14 @@ def refresh_evaluated_card(eval_run: Run) -> Path | None:
     if train_dir is None or not (train_dir / MODEL_DIR / CARD).is_file():
         return None
     return write_model_card(Run(train_dir))
+
+
+def on_status(run: Run, status: str) -> None:
+    """prolong.runs.ON_STATUS hook: a done training run with a model gets its card; a done evaluation refreshes the
+    card of the model it evaluated."""
+    if status != "done":
+        return
+    if run.kind == "train" and (run.path / MODEL_DIR).is_dir():
+        write_model_card(run)
+    elif run.kind == "eval":
+        refresh_evaluated_card(run)
