@@ -43,8 +43,9 @@ test: $(STAMP)
 test-unit: $(STAMP)
 	$(PY) -m pytest -q -m "not integration"
 
+# as root (containers, CI machines) Jupyter refuses to start without --allow-root
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

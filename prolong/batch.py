@@ -2,21 +2,25 @@
 
 For each `notebooks/NN_<section>.ipynb`: validate `params/<scale>/notebooks/NN_<section>.yaml` against the notebook's
 parameters cell, execute it on the project's kernel with the notebook folder as working directory, and save the
-executed copy (`build/notebooks/`) and an HTML report (`build/html/`). A failing notebook is named with its cell; the
-batch runs the rest and exits non-zero.
+executed copy (`build/notebooks/`, stamped with the commit and parameters) and an HTML report (`build/html/`,
+prolong.report.html), then the index page `build/html/index.html`. A failing notebook is named with its cell; the
+batch runs the rest and exits non-zero. `-p NAME VALUE` parameters go on top of the params files, validated the same
+way (prolong.notebook_params), before anything runs.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from prolong import paths
 from prolong.config import ConfigError
-from prolong.notebook_params import load_params
+from prolong.notebook_params import load_params, validate
+from prolong.report.html import stamp, write_index, write_report
 from prolong.tiny import build_tiny
 
 KERNEL_NAME = "prolong"
@@ -58,6 +62,21 @@ def ensure_kernel() -> str:
     return KERNEL_NAME
 
 
+def ipc_kernel_manager() -> type:
+    """The kernel manager papermill starts the kernel with: talking over local sockets (IPC) rather than TCP, so the
+    kernel has no unencrypted TCP ports to warn about ("running over TCP without encryption") and none to expose."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            # the sockets in a short private folder: a socket path is limited to ~107 bytes, and Jupyter's runtime
+            # folder under a long home can pass that
+            super().__init__(transport="ipc", ip=os.path.join(tempfile.mkdtemp(prefix="prolong-kernel-"), "k"),
+                             **kwargs)
+
+    return IPCKernelManager
+
+
 def _cell_error(err: BaseException) -> str:
     """One line naming the cell and the exception, from a papermill execution error."""
     cell = getattr(err, "exec_count", None) or getattr(err, "cell_index", None)
@@ -66,40 +85,46 @@ def _cell_error(err: BaseException) -> str:
     return f"{where}: {ename}: {str(evalue).splitlines()[0] if str(evalue) else ''}"
 
 
-def run_notebook(notebook: Path, scale: str, build: Path) -> NotebookResult:
-    import papermill as pm
-    from nbconvert import HTMLExporter
+def run_notebook(notebook: Path, scale: str, build: Path, overrides: dict | None = None) -> NotebookResult:
     import nbformat
+    import papermill as pm
 
     start = time.perf_counter()
     params_file = paths.PARAMS_DIR / scale / "notebooks" / f"{notebook.stem}.yaml"
     executed = build / "notebooks" / notebook.name
     html = build / "html" / f"{notebook.stem}.html"
     try:
-        params = load_params(notebook, params_file)
+        params = load_params(notebook, params_file, overrides)
     except ConfigError as err:
         return NotebookResult(notebook.stem, False, time.perf_counter() - start, f"params: {err}")
     executed.parent.mkdir(parents=True, exist_ok=True)
-    html.parent.mkdir(parents=True, exist_ok=True)
     error = ""
     try:
         pm.execute_notebook(
             str(notebook), str(executed), parameters=params, kernel_name=ensure_kernel(),
             cwd=str(paths.NOTEBOOKS_DIR), progress_bar=False, log_output=False, report_mode=False,
+            kernel_manager_class=ipc_kernel_manager(),
         )
     except Exception as err:  # noqa: BLE001 - any failure of one notebook is reported and the batch goes on
         error = _cell_error(err)
     if executed.exists():
-        body, _ = HTMLExporter().from_notebook_node(nbformat.read(str(executed), as_version=4))
-        html.write_text(body)
+        command = " ".join(["prolong reproduce --scale", scale, "--notebooks", notebook.stem[:2]]
+                           + [f"-p {k} {v!r}" for k, v in (overrides or {}).items()])
+        nb = stamp(nbformat.read(str(executed), as_version=4), scale, params, command)
+        nbformat.write(nb, str(executed))
+        write_report(executed, html)
     return NotebookResult(notebook.stem, not error, time.perf_counter() - start, error, [executed, html])
 
 
-def reproduce(scale: str = "tiny", selected: list[str] | None = None, build: Path | None = None) -> list[NotebookResult]:
-    """Run the batch; progress lines go to stderr, one per notebook."""
+def reproduce(scale: str = "tiny", selected: list[str] | None = None, build: Path | None = None,
+              overrides: dict | None = None) -> list[NotebookResult]:
+    """Run the batch; progress lines go to stderr, one per notebook. `overrides` ({name: value}, from `-p`) are set
+    in every selected notebook, each of which must declare them."""
     if not (paths.PARAMS_DIR / scale).is_dir():
         raise ConfigError(f"{paths.PARAMS_DIR / scale}: no params for scale {scale!r}")
     selected_notebooks = notebooks(selected)  # an unknown name is refused before the tiny data is built
+    for nb in selected_notebooks if overrides else []:  # ... and so is a -p parameter a notebook does not declare
+        validate(nb, overrides, "-p")
     build = build or paths.build_dir()
     os.environ.setdefault("PROLONG_QUIET", "1")  # kernels inherit it: no progress bars in batch runs
     os.environ["PROLONG_SCALE"] = scale
@@ -113,4 +138,6 @@ def reproduce(scale: str = "tiny", selected: list[str] | None = None, build: Pat
         status = "ok" if result.ok else f"FAILED in {result.error}"
         print(f"[reproduce] {nb.stem}: {status} ({result.seconds:.1f}s)", file=sys.stderr, flush=True)
         results.append(result)
+    index = write_index(build, {r.notebook: "ok" if r.ok else f"failed: {r.error}" for r in results})
+    print(f"[reproduce] index: {index}", file=sys.stderr, flush=True)
     return results

@@ -1,10 +1,12 @@
 """The `prolong` command: every entry point of the project is one of its subcommands.
 
     prolong reproduce [--scale tiny|paper] [--notebooks 01 02 ...]   run the section notebooks (papermill batch)
+                      [-p NAME VALUE ...]                            ... with these notebook parameters (validated)
     prolong report [--tables T04 ...] [--sources paper runs]         write figures/tables from logged runs
                    [--strict]                                        (a damaged run: an error, not a skip)
     prolong data ...                                                 build corpora, tokenizers, token stores
     prolong train --params params/tiny/stages/stage1.yaml            one training stage (or SFT) -> runs/train/
+                  [--set optim.lr=1e-4 --set data.seq_len=2048]      dotted overrides, checked as the file is
     prolong eval --model <dir> --tasks ... --lengths ...             HELMET-style evaluation -> runs/eval/
     prolong experiment run|plan --experiment T04 [--scale paper]     an experiment's arms: run here, or plan for Slurm
     prolong model smollm2                                            SmolLM2-135M-Instruct -> data/models/
@@ -28,6 +30,7 @@ from prolong.eval import cli as eval_cli
 from prolong.experiments import cli as experiment_cli
 from prolong.model import cli as model_cli
 from prolong.config import ConfigError
+from prolong.notebook_params import parse_cli_parameters
 from prolong.report import TABLES, render_all
 from prolong.errors import USER_ERRORS
 from prolong.run_table import load_runs
@@ -47,7 +50,7 @@ SUBCOMMANDS = {
 def _reproduce(args: argparse.Namespace) -> int:
     if args.strict:
         os.environ["PROLONG_STRICT"] = "1"  # the notebooks' kernels inherit it (prolong.run_table.load_runs)
-    results = batch.reproduce(args.scale, args.notebooks or None)
+    results = batch.reproduce(args.scale, args.notebooks or None, overrides=parse_cli_parameters(args.parameters))
     failed = [r for r in results if not r.ok]
     total = sum(r.seconds for r in results)
     print(f"{len(results) - len(failed)}/{len(results)} notebooks ran ({total:.1f}s); figures in "
@@ -82,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebooks", nargs="*", help="only these notebooks (stem or prefix, e.g. 02)")
     p.add_argument("--strict", action="store_true", help="a damaged run fails the notebook (default: skipped with "
                    "a warning naming the file)")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   dest="parameters", help="set a notebook parameter (papermill's -p; the value read as YAML) on top "
+                   "of params/<scale>/notebooks/*.yaml; each selected notebook must declare it with that type")
     p.set_defaults(func=_reproduce)
 
     p = sub.add_parser("report", help="render the paper's tables and figures from logged runs")

@@ -194,14 +194,19 @@ class Config:
         return _build(cls, data, source)
 
     @classmethod
-    def from_yaml(cls: type[T], path: str | Path, key: str | None = None) -> T:
-        """Load `path` (or its top-level section `key`) strictly."""
+    def from_yaml(cls: type[T], path: str | Path, key: str | None = None, overrides: list[str] | None = None) -> T:
+        """Load `path` (or its top-level section `key`) strictly; `overrides` are `KEY=VALUE` assignments
+        (`--set optim.lr=1e-4`, `apply_assignments`) applied on top of the file, checked as strictly."""
         data = read_yaml(path)
+        source = str(path)
         if key is not None:
             if key not in data:
                 raise ConfigError(f"{path}: missing section {key!r}")
-            return cls.from_dict(data[key], f"{path}: {key}")
-        return cls.from_dict(data, str(path))
+            data, source = data[key], f"{path}: {key}"
+        if overrides:
+            data = apply_assignments(cls, data, overrides)
+            source = source.replace(str(path), f"{path} with --set {' '.join(overrides)}", 1)
+        return cls.from_dict(data, source)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain YAML-safe mapping (paths as strings, tuples as lists)."""
@@ -224,3 +229,59 @@ def _plain(obj: Any) -> Any:
 def is_optional(tp: Any) -> bool:
     """Whether an annotation admits None (used by callers that render configs)."""
     return _is_optional(tp)
+
+
+# ---- command-line overrides: `--set optim.lr=1e-4` ----------------------------------------------------------------
+
+def parse_assignment(text: str, flag: str = "--set") -> tuple[str, Any]:
+    """`optim.lr=1e-4` -> ("optim.lr", "1e-4"); the value is read as YAML (`2048` an int, `true` a bool, `[a, b]` a
+    list, `null` None), exactly as it would be read from the params file."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"{flag} {text!r}: expected KEY=VALUE with a dotted key, e.g. optim.lr=1e-4")
+    try:
+        value = yaml.load(raw, Loader=_StrictLoader) if raw.strip() else ""  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{flag} {text!r}: the value is not valid YAML ({err})") from err
+    return key.strip(), value
+
+
+def _field_type(cls: type, dotted: str, flag: str) -> Any:
+    """The annotation of the dotted key under dataclass `cls`; an unknown key is an error naming it and its
+    section's known keys (an Optional[Dataclass] section is walked into; a dict field takes any key below it)."""
+    tp: Any = cls
+    walked: list[str] = []
+    for name in dotted.split("."):
+        if get_origin(tp) in (Union, types.UnionType):  # `SFTDataConfig | None`: the dataclass arm
+            tp = next((a for a in get_args(tp) if dataclasses.is_dataclass(a)), tp)
+        if get_origin(tp) is dict:
+            tp = (get_args(tp) or (Any, Any))[1]
+        elif dataclasses.is_dataclass(tp):
+            fields = {f.name for f in dataclasses.fields(tp) if f.init}
+            if name not in fields:
+                section = ".".join(walked) or tp.__name__
+                raise ConfigError(f"{flag} {dotted}: unknown key {'.'.join(walked + [name])!r} (known keys of "
+                                  f"{section}: {', '.join(sorted(fields))})")
+            tp = get_type_hints(tp)[name]
+        else:
+            raise ConfigError(f"{flag} {dotted}: {'.'.join(walked)!r} is a value, not a section")
+        walked.append(name)
+    return tp
+
+
+def apply_assignments(cls: type, data: dict[str, Any], assignments: list[str], flag: str = "--set"
+                      ) -> dict[str, Any]:
+    """A copy of `data` (the mapping a params file holds for `cls`) with each `KEY=VALUE` set. Each key must be a
+    field of `cls` (dotted into its sections) and each value must fit the field's type, checked by the same
+    `_coerce` as the file; the caller builds `cls` from the result, which runs the dataclasses' own checks."""
+    out = yaml.safe_load(yaml.safe_dump(_plain(data)))  # a deep copy of plain data
+    for text in assignments:
+        dotted, value = parse_assignment(text, flag)
+        _coerce(value, _field_type(cls, dotted, flag), f"{flag} {dotted}")  # raises naming the override
+        node, keys = out, dotted.split(".")
+        for k in keys[:-1]:
+            if node.get(k) is None:  # a section left at its default (or null) in the file
+                node[k] = {}
+            node = node[k]
+        node[keys[-1]] = value
+    return out

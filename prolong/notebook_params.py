@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import yaml
 
 from prolong.config import ConfigError, read_yaml
 
@@ -80,10 +81,26 @@ def validate(notebook: Path, params: dict[str, Any], source: str) -> dict[str, A
     return params
 
 
-def load_params(notebook: Path, params_file: Path) -> dict[str, Any]:
-    """Read and validate a notebook's params file. A missing file is an error naming the expected path: running the
-    notebook on its defaults instead would run another scale's experiments (training included) unasked."""
+def parse_cli_parameters(pairs: list[list[str]] | None) -> dict[str, Any]:
+    """`-p NAME VALUE` pairs (as papermill's command line takes them) -> {name: value}, each value read as YAML
+    (`40` an int, `true` a bool, `[a, b]` a list), exactly as the params file would give it."""
+    out: dict[str, Any] = {}
+    for name, raw in pairs or []:
+        try:
+            out[name] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as err:
+            raise ConfigError(f"-p {name} {raw!r}: the value is not valid YAML ({err})") from err
+    return out
+
+
+def load_params(notebook: Path, params_file: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read and validate a notebook's params file, then `overrides` (`prolong reproduce -p NAME VALUE`) on top,
+    validated the same way. A missing file is an error naming the expected path: running the notebook on its
+    defaults instead would run another scale's experiments (training included) unasked."""
     if not params_file.is_file():
         raise ConfigError(f"{params_file}: params file of notebook {notebook.name} not found (each scale has one "
                           f"per notebook; an empty file runs the notebook's defaults)")
-    return validate(notebook, read_yaml(params_file), str(params_file))
+    params = validate(notebook, read_yaml(params_file), str(params_file))
+    if overrides:
+        params = {**params, **validate(notebook, overrides, "-p")}
+    return params

@@ -17,12 +17,14 @@ Inside a run directory:
     params.yaml       the resolved params that produced the run (written once; a rerun with other params is refused)
     status.json       {"status": "running" | "done" | "failed", "updated": ISO time, "message": str}
     train_log.jsonl   one JSON object per optimizer step (loss, lr, grad_norm, tokens per domain, tokens/s, ...)
+    tensorboard/      the same steps as TensorBoard scalars (prolong.curves; `tensorboard --logdir runs/`)
     eval/<dataset>__<length>.json
                       HELMET-style output of one (dataset, input length): "args", "data" (per-item output, parsed
                       output, input length, metrics), "averaged_metrics" (x100), "throughput", "memory"
     scores.json       {"<metric>": value, ...}: run-level scores (category averages, PPL, short-task accuracy)
     checkpoints/      training state (see prolong.train)
-    model/            a finished training stage's model in Hugging Face format (MODEL_DIR; next stage, evaluation)
+    model/            a finished training stage's model in Hugging Face format (MODEL_DIR; next stage, evaluation),
+                      with its model card README.md (prolong.train.model_card, written when the run is done)
 
 Every whole-file write is atomic and every index line is one fsync'ed write (`prolong.io`), so a crash never leaves a
 file that a reader takes as complete; a run is complete only when status.json says "done".
@@ -42,12 +44,12 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 import yaml
 
-from prolong import paths
+from prolong import curves, paths
 from prolong.errors import ProlongError
 from prolong.io import (CorruptFileError, append_jsonl, atomic_write_json, atomic_write_text, iter_jsonl,
                         iter_jsonl_numbered, read_json)
@@ -85,6 +87,12 @@ class OldLayoutError(ProlongError, RuntimeError):
 class DamagedRunWarning(UserWarning):
     """A run (or index line) that could not be read and was left out of the tidy table; the message names the file
     and why. `load_runs(..., strict=True)` (or PROLONG_STRICT=1) raises the `CorruptFileError` instead."""
+
+
+# Called as hook(run, status) after a run's status is written; what a finished run also produces registers here
+# (prolong.train.model_card, registered by the prolong.train package: the card of a done stage's model, refreshed when
+# an evaluation of it is done). A list here, not imports, so the run store depends on none of them.
+ON_STATUS: list[Callable[["Run", str], None]] = []
 
 
 # What reading one damaged run can raise: every reader names the file in its message.
@@ -178,13 +186,18 @@ class Run:
     def set_status(self, status: str, message: str = "") -> None:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        if status != "running":
+            curves.close(self.path)  # the event files are complete
         atomic_write_json(self.path / "status.json", {"status": status, "updated": _now(), "message": message})
+        for hook in ON_STATUS:
+            hook(self, status)
 
     def log_step(self, record: dict[str, Any]) -> None:
         """Append one optimizer step to train_log.jsonl (must carry "step")."""
         if "step" not in record:
             raise ValueError("a training log record needs a 'step'")
         append_jsonl(self.path / "train_log.jsonl", record)
+        curves.log(self.path, record)  # TensorBoard (and W&B when asked for): a view, the JSONL stays the record
 
     def truncate_log(self, last_step: int) -> None:
         """Drop log records after `last_step` (a resumed run re-logs the steps after its checkpoint)."""
@@ -193,6 +206,7 @@ class Run:
             return
         kept = [r for r in iter_jsonl(log) if r["step"] <= last_step]
         atomic_write_text(log, "".join(json.dumps(r) + "\n" for r in kept))
+        curves.restart_at(self.path, last_step + 1)
 
     def write_eval(self, dataset: str, length: int, result: dict[str, Any]) -> Path:
         """Write one HELMET-style result (needs "averaged_metrics")."""

@@ -11,6 +11,7 @@ from prolong import batch, paths
 from prolong.config import ConfigError
 from prolong.notebook_params import declared_parameters, load_params, validate
 from tests.helpers.markers import integration
+from tests.helpers.reports import assert_clean_report
 
 NOTEBOOKS = sorted(paths.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 
@@ -79,8 +80,11 @@ def test_batch_runs_every_notebook_and_reports_a_failing_one(tmp_path, monkeypat
     assert [name for name, r in results.items() if r.ok] == [nb.stem for nb in NOTEBOOKS]
     assert not results["07_broken"].ok
     assert re.fullmatch(r"cell \[\d+\]: RuntimeError: deliberate failure", results["07_broken"].error)
-    for nb in NOTEBOOKS:
-        assert (tmp_path / "build" / "html" / f"{nb.stem}.html").is_file()
+    for nb in NOTEBOOKS:  # reports a person reads: no stderr block, nothing of this machine's paths
+        report = (tmp_path / "build" / "html" / f"{nb.stem}.html").read_text()
+        assert_clean_report(report, nb.stem)
+    index = (tmp_path / "build" / "html" / "index.html").read_text()
+    assert all(f'href="{nb.stem}.html"' in index for nb in NOTEBOOKS)
     figures = paths.figures_dir()
     for table_id in ("T01", "T04", "T07", "T08", "T10", "T15"):
         assert (figures / "tables" / f"{table_id}.csv").read_bytes() == \
@@ -92,7 +96,8 @@ def test_batch_runs_every_notebook_and_reports_a_failing_one(tmp_path, monkeypat
 def test_cli_reproduce_exit_code(monkeypatch, capsys):
     from prolong import cli
 
-    monkeypatch.setattr(batch, "reproduce", lambda scale, sel: [batch.NotebookResult("01_x", False, 1.0, "cell [2]: E: x")])
+    monkeypatch.setattr(batch, "reproduce",
+                        lambda scale, sel, **kw: [batch.NotebookResult("01_x", False, 1.0, "cell [2]: E: x")])
     assert cli.main(["reproduce"]) == 1
     assert "FAILED 01_x: cell [2]" in capsys.readouterr().err
 

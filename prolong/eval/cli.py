@@ -3,7 +3,8 @@
     prolong eval --model <dir> --tasks json_kv,ruler_mk_needle --lengths 1024,2048 [--run-name NAME]
     [--params params/tiny/eval_full.yaml] [--data-dir DIR] [--num-samples N] [--judge-url URL]
     [--experiment T04 --arm books --label Books]        also index the run as that arm of a paper table
-Command-line values override the params file; the resolved params are the run's params, and the default run name is
+    prolong eval --model <dir> --params params/tiny/eval.yaml --set num_samples=5 --set judge.enabled=false
+Command-line values override the params file (`--set KEY=VALUE` any dotted key of it, checked as strictly); the resolved params are the run's params, and the default run name is
 the model folder's name plus their fingerprint.
 """
 
@@ -14,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from prolong.config import ConfigError
+from prolong.config import ConfigError, apply_assignments
 from prolong.eval.config import EvalConfig
 from prolong.eval.runner import evaluate_model, load_model
 from prolong.runs import MODEL_DIR, OldLayoutError, Run, RunMismatchError, append_index, params_fingerprint
@@ -37,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "--judge-url (without it no key is sent there; OPENAI_API_KEY goes only to OpenAI)")
     parser.add_argument("--label", default=None, help="row label of the indexed arm in the paper's tables (default: "
                         "the arm)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="override one dotted key of the eval params (repeatable; applied after the other "
+                        "flags); an unknown key or a wrong type is an error naming it")
 
 
 def resolve_config(args: argparse.Namespace) -> EvalConfig:
@@ -57,7 +61,11 @@ def resolve_config(args: argparse.Namespace) -> EvalConfig:
         data["judge"]["api_key_env"] = ""  # a key only through --judge-key-env, for this URL (prolong.eval.judge)
     if getattr(args, "judge_key_env", None):
         data["judge"]["api_key_env"] = args.judge_key_env
-    return EvalConfig.from_dict(data, source=args.params or "<command line>")
+    overrides = getattr(args, "overrides", None) or []
+    if overrides:
+        data = apply_assignments(EvalConfig, data, overrides)
+    source = args.params or "<command line>"
+    return EvalConfig.from_dict(data, source=f"{source} with --set {' '.join(overrides)}" if overrides else source)
 
 
 def run_name(args: argparse.Namespace, params: dict) -> str:

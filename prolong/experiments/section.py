@@ -3,7 +3,7 @@ scripts (paper scale), then the tables and figures read the index of logged arms
 
 from __future__ import annotations
 
-import sys
+import os
 from pathlib import Path
 
 import torch
@@ -11,6 +11,7 @@ import torch
 from prolong import paths
 from prolong.config import ConfigError
 from prolong.experiments.graph import experiment_file, load_experiment, resolve
+from prolong.experiments.run_log import RunLog, live_echo
 from prolong.experiments.runner import plan_graph, run_graph
 from prolong.tiny import build_tiny
 
@@ -28,7 +29,8 @@ def run_section(experiments: list[str], scale: str, arms: list[str] | None = Non
     mode "run" trains and evaluates in this process (the tiny scale), "plan" writes resolved params and launch.sh
     under build/launch/<experiment>/ (the paper scale); "auto" plans for scale "paper" (and "small" without a GPU)
     and runs otherwise. Both
-    execute the same resolved graph."""
+    execute the same resolved graph. What ran and what was skipped is shown once, as a table (prolong.experiments.
+    run_log), rather than a line per stage."""
     arms = arms or []
     specs = {e: load_experiment(scale, e) for e in experiments if experiment_file(scale, e).is_file()}
     missing = [e for e in experiments if e not in specs]
@@ -42,6 +44,7 @@ def run_section(experiments: list[str], scale: str, arms: list[str] | None = Non
     if mode == "run" and scale == "tiny":
         build_tiny()  # the tiny corpus, tokenizer, stores, eval suite and SFT files (fast when built)
     out: dict[str, list[str]] = {}
+    log = RunLog(echo=live_echo())
     for name, spec in specs.items():
         chosen = _arms_for(spec, arms) if arms else []
         if arms and not chosen:
@@ -50,10 +53,11 @@ def run_section(experiments: list[str], scale: str, arms: list[str] | None = Non
         if mode == "plan":
             out[name] = plan_graph(graph, paths.build_dir() / "launch" / name, scale, steps or None)
         else:
-            out[name] = [f"{r['arm']}-s{r['seed']}" for r in run_graph(graph, skip_logged, scale=scale)]
+            out[name] = [f"{r['arm']}-s{r['seed']}" for r in run_graph(graph, skip_logged, log, scale=scale)]
     for e in missing:
-        print(f"{e}: no paper-scale experiment file ({experiment_file(scale, e)}); showing logged runs only",
-              file=sys.stderr)
+        log(f"{e}: no {scale}-scale experiment file "
+            f"({os.path.relpath(experiment_file(scale, e), paths.REPO_ROOT)}); showing logged runs only")
+    log.show()
     return out
 
 

@@ -1,6 +1,7 @@
 """`prolong train`: run (or resume) one training stage from a params file; the run is `runs/train/<name>`.
 
     prolong train --params params/tiny/stages/stage1.yaml [--run-name NAME] [--max-steps N]
+    prolong train --params params/tiny/stages/stage1.yaml --set optim.lr=1e-4 --set data.seq_len=512
     torchrun --nproc_per_node 2 -m prolong.cli train --params params/tiny/stages/stage1.yaml    (2 CPU processes, gloo)
     accelerate launch --config_file params/paper/accelerate/fsdp_1node.yaml -m prolong.cli train \\
         --params params/paper/stages/stage1.yaml                                                (8 GPUs, FSDP)
@@ -25,11 +26,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "name, or one derived from the hyperparameters)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this step (with a checkpoint); the LR "
                         "schedule still spans train.steps, and running again continues")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="override one dotted key of the params file (repeatable), checked as strictly as the "
+                        "file: an unknown key or a wrong type is an error naming it. A params file with a fixed "
+                        "`name` needs --run-name for an overridden run (its run folder holds the file's params)")
 
 
 def main(args: argparse.Namespace) -> int:
     try:
-        params = TrainParams.from_yaml(args.params)
+        params = TrainParams.from_yaml(args.params, overrides=args.overrides)
         run = train(params, run_name=args.run_name, max_steps=args.max_steps)
     except USER_ERRORS as err:  # params, damaged files, a diverged run: the message names the file (prolong.errors)
         print(f"error: {err}", file=sys.stderr)
