@@ -46,6 +46,8 @@ class SourceConfig(Config):
     "with repo_field: field with the file path written in the header before each file"
     max_repo_bytes: int = 0
     "code_repos: stop adding files to a repo document past this many bytes (0 = no cap)"
+    tokenizer_sample: bool = True
+    "a trained tokenizer (train_tokenizer) takes its share of BPE sample text from this source; false keeps it out"
     min_tokens: int = 0
     "keep only documents with at least this many tokens (long sources: the stage's sequence length)"
 

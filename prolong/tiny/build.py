@@ -131,7 +131,8 @@ def build_corpus(corpus: CorpusConfig, force: bool, workers: int | None, result:
     if rebuilt or not (tok_dir / "tokenizer.json").is_file():
         t0 = time.perf_counter()
         shutil.rmtree(resolve_data_path(corpus.store_root), ignore_errors=True)   # stores of an old tokenizer
-        texts = _tokenizer_sample(corpus_dir, list(corpus.sources), corpus.train_tokenizer.sample_chars)
+        sampled = [n for n, src in corpus.sources.items() if src.tokenizer_sample]
+        texts = _tokenizer_sample(corpus_dir, sampled, corpus.train_tokenizer.sample_chars)
         train_byte_bpe(texts, tok_dir, corpus.train_tokenizer.vocab_size)
         result.seconds["tokenizer"] = time.perf_counter() - t0
     t0 = time.perf_counter()

@@ -18,6 +18,7 @@ Drills (the base model's first stage, params/tiny/stages/base_drills.yaml):
     drills       documents made only of skill passages, passkeys above all: the dense retrieval signal through which
                  the tiny base acquires in-context retrieval at all (a 4-layer model trained on the mixed sources
                  alone did not within the budget); the base then continues on the mixed sources
+    passkeys     documents made only of passkey passages: the focused drill after which the passkey skill emerged
 
 Every source is a pure function of the seed (cfg.seed) and the project's code: nothing installed on the machine is
 read, so the same seed gives the same bytes anywhere.
@@ -48,7 +49,7 @@ from prolong.io import atomic_write_json
 # 4: passkey passages (the NIAH passkey) among the skill passages; the drills source.
 GENERATOR_VERSION = 4
 LONG_SOURCES = ("code_repos", "books")
-DRILL_SOURCES = ("drills",)
+DRILL_SOURCES = ("drills", "passkeys")
 SHORT_SOURCES = ("fineweb", "fineweb_edu", "wikipedia", "tulu", "stackexchange", "arxiv", "openwebmath")
 # (documents, median characters, log-normal sigma) per short source; arxiv is long (Table 14: 86% > 4K tokens)
 SHORT_SHAPES: dict[str, tuple[int, int, float]] = {
@@ -225,9 +226,9 @@ DRILLS: tuple[tuple[Callable[[random.Random, World], str], float], ...] = (
 DRILL_SHAPE = (4000, 1500)  # documents, characters each
 
 
-def drill_documents(world: World, seed: int, n_docs: int | None = None) -> Iterator[str]:
-    rng = random.Random(f"drills-{seed}")
-    makers, weights = zip(*DRILLS)
+def drill_documents(world: World, seed: int, n_docs: int | None = None, source: str = "drills") -> Iterator[str]:
+    rng = random.Random(f"{source}-{seed}")
+    makers, weights = zip(*(DRILLS if source == "drills" else ((passkey, 1.0),)))
     n, chars = DRILL_SHAPE
     for _ in range(n if n_docs is None else n_docs):
         parts: list[str] = []
@@ -250,7 +251,7 @@ def tiny_documents(cfg: TinyCorpusConfig, source: str) -> Iterator[str]:
     elif source in SHORT_SOURCES:
         yield from short_documents(source, world, cfg.seed, cfg.short_docs.get(source))
     elif source in DRILL_SOURCES:
-        yield from drill_documents(world, cfg.seed, cfg.short_docs.get(source))
+        yield from drill_documents(world, cfg.seed, cfg.short_docs.get(source), source)
     else:
         known = ", ".join(LONG_SOURCES + SHORT_SOURCES + DRILL_SOURCES)
         raise KeyError(f"unknown tiny source {source!r} (known: {known})")
