@@ -47,7 +47,8 @@ from prolong.io import atomic_write_json
 # 2: code repos generated from the seed (1 read the machine's Python installation).
 # 3: skill passages in the short sources, books recalled throughout, a cast drawn per document (issue 12).
 # 4: passkey passages (the NIAH passkey) among the skill passages; the drills source.
-GENERATOR_VERSION = 4
+# 5: the passkeys source, half of it in HELMET's plain prompt.
+GENERATOR_VERSION = 5
 LONG_SOURCES = ("code_repos", "books")
 DRILL_SOURCES = ("drills", "passkeys")
 SHORT_SOURCES = ("fineweb", "fineweb_edu", "wikipedia", "tulu", "stackexchange", "arxiv", "openwebmath")
@@ -228,7 +229,8 @@ DRILL_SHAPE = (4000, 1500)  # documents, characters each
 
 def drill_documents(world: World, seed: int, n_docs: int | None = None, source: str = "drills") -> Iterator[str]:
     rng = random.Random(f"{source}-{seed}")
-    makers, weights = zip(*(DRILLS if source == "drills" else ((passkey, 1.0),)))
+    focused = ((passkey, 0.5), (lambda r, w: passkey(r, w, prompt=True), 0.5))  # passkeys: half in HELMET's prompt
+    makers, weights = zip(*(DRILLS if source == "drills" else focused))
     n, chars = DRILL_SHAPE
     for _ in range(n if n_docs is None else n_docs):
         parts: list[str] = []

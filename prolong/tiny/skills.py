@@ -76,7 +76,7 @@ def needles(rng: random.Random, world: World, chat: bool = False) -> str:
     return "\n".join(out)
 
 
-def passkey(rng: random.Random, world: World, chat: bool = False) -> str:
+def passkey(rng: random.Random, world: World, chat: bool = False, prompt: bool = False) -> str:
     """The passkey NIAH in miniature: HELMET's needle at a random depth of 0-12 filler sentences (the world's essay
     sentences, or RULER's repeated filler), the question, the answer. Several fit in one 256-token sequence, so the
     retrieval signal is dense (a probe measured the skill emerging after ~600 steps of 16 x 256 such tokens)."""
@@ -87,6 +87,8 @@ def passkey(rng: random.Random, world: World, chat: bool = False) -> str:
     context = " ".join(fill)
     if chat:
         return f"User: {P.PASSKEY_USER.format(context=context)}\nAssistant: {P.PASSKEY_PREFIX} {value}."
+    if prompt:  # HELMET's plain prompt and answer prefix, as the evaluation builds them (prompts.format_prompt)
+        return f"{P.PASSKEY_USER.format(context=context)}\n{P.PASSKEY_PREFIX} {value}."
     return f"{context}\nWhat is the pass key? {P.PASSKEY_PREFIX} {value}."
 
 
