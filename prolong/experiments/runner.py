@@ -57,6 +57,18 @@ def train_stage(stage: StageNode, log=print, train_missing: bool = True) -> None
     log(f"  + {stage.ref} ({time.perf_counter() - t0:.0f}s)")
 
 
+def stages_to_train(stages: list[StageNode], log=print) -> list[StageNode]:
+    """The stages of one arm's chain still to train: those after the last one logged as done or restored from
+    shipped/ (each stage only feeds the next, so the drill stages before a shipped tiny base never train again)."""
+    for i in range(len(stages) - 1, -1, -1):
+        if stage_done(stages[i]):
+            log(f"  = {stages[i].ref} (logged)")
+            return stages[i + 1:]
+        if restore_shipped(stages[i].ref, stages[i].params, log):
+            return stages[i + 1:]
+    return stages
+
+
 def evaluate(node: EvalNode, log=print) -> Run:
     """Evaluate a finished stage's model once into `eval/<model>-<fingerprint>` (skipped when logged), so arms of
     several experiments that share a model share its evaluation."""
@@ -135,7 +147,7 @@ def run_graph(graph: Graph, skip_logged: bool = True, log=None, *, scale: str = 
             rows.append(row)
             continue
         log(f"{name}: {arm.arm.label}")
-        for stage in arm.stages:
+        for stage in stages_to_train(arm.stages, log):
             train_stage(stage, log, train_missing)
         for node in (arm.pre_sft_eval, arm.eval):
             if node is not None:
