@@ -29,7 +29,6 @@ checkpoints written before kept), and a checkpoint or final model is never writt
 from __future__ import annotations
 
 import math
-import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
