@@ -52,7 +52,11 @@ class DocumentReader:
         self.min_tokens, self.max_tokens = min_tokens, max_tokens
         self.key = zlib.crc32(name.encode())
         # Eligible documents per shard (counted once; only counts are kept).
-        self.n_eligible = np.array([int(self._eligible_mask(s.lengths()).sum()) for s in store.shards], np.int64)
+        masks = [(s.lengths(), self._eligible_mask(s.lengths())) for s in store.shards]
+        self.n_eligible = np.array([int(m.sum()) for _, m in masks], np.int64)
+        # virtual tokens ([BOS] + tokens + [EOS]) of each shard's eligible documents: `skip` crosses a shard unread
+        self.v_total = np.array([int(n[m].sum()) + 2 * int(m.sum()) for n, m in masks], np.int64)
+        del masks
         self.n_docs = int(self.n_eligible.sum())
         self.epoch, self.shard_pos, self.doc_pos, self.voff = 0, 0, 0, 0
         self._order_epoch, self._docs_key = None, None
@@ -129,14 +133,14 @@ class DocumentReader:
         n = k * self.seq_len
         while n > 0:
             shard = int(self._shard_order()[self.shard_pos])
-            starts = self._virtual_starts(shard)
-            here = int(starts[self.doc_pos]) + self.voff
-            if here + n < starts[-1]:                   # lands inside this shard
+            here = self.voff if self.doc_pos == 0 else int(self._virtual_starts(shard)[self.doc_pos]) + self.voff
+            if here + n < self.v_total[shard]:         # lands inside this shard: search its document order
+                starts = self._virtual_starts(shard)
                 target = here + n
                 self.doc_pos = int(np.searchsorted(starts, target, side="right")) - 1
                 self.voff, n = target - int(starts[self.doc_pos]), 0
-            else:                                       # runs past it: the next shard (epoch) from its start
-                n -= int(starts[-1]) - here
+            else:                                       # runs past it (its order unread): the next shard's start
+                n -= int(self.v_total[shard]) - here
                 self.doc_pos, self.voff, self.shard_pos = 0, 0, self.shard_pos + 1
                 if self.shard_pos >= len(self._shard_order()):
                     self.shard_pos, self.epoch = 0, self.epoch + 1
