@@ -43,10 +43,10 @@ def machine() -> dict[str, Any]:
 
 
 def ratio_row(what: str, ratio: float, op: str, target: float, detail: str = "") -> dict[str, Any]:
-    """One measured ratio against its target (`op` ">=" or "<=")."""
-    if op not in (">=", "<="):
-        raise ValueError(f"op must be '>=' or '<=', got {op!r}")
-    met = ratio >= target if op == ">=" else ratio <= target
+    """One measured ratio against its target (`op` ">=", "<=" or "==", the last within 1e-9)."""
+    if op not in (">=", "<=", "=="):
+        raise ValueError(f"op must be '>=', '<=' or '==', got {op!r}")
+    met = ratio >= target if op == ">=" else ratio <= target if op == "<=" else abs(ratio - target) <= 1e-9
     return {"what": what, "ratio": float(ratio), "target": f"{op} {target:g}", "target_value": float(target),
             "op": op, "met": bool(met), "detail": detail}
 
@@ -120,3 +120,8 @@ def bench_report(root: str | Path | None = None, out_dir: str | Path | None = No
     if len(table):
         _figure(table, summaries, out / "bench.png")
     return table
+
+
+if __name__ == "__main__":  # `make bench`: the report of the newest runs
+    print(bench_report().to_string(index=False))
+    print(f"written: {paths.figures_dir() / 'bench.md'}")
