@@ -5,7 +5,8 @@ tiny tokenizer's vocabulary, random weights, float32, transformers' "sdpa" atten
 one prompt of L random tokens, `--new-tokens` greedy tokens. Each (method, length, repeat) runs in its own
 subprocess after a short warm-up call, alternating methods, so that its peak memory is its own. tokens/s is tokens
 per second of process CPU time (one thread: the wall time of an idle machine; the 2-core machine is shared with
-other jobs, so wall time mostly measures them), the best repeat; wall tokens/s is logged beside it. Peak memory is what the call added to the process: the peak resident set during the call (Linux VmHWM,
+other jobs, so wall time mostly measures them), the best repeat; wall tokens/s is logged beside it. Peak memory
+is what the call added to the process: the peak resident set during the call (Linux VmHWM,
 reset before it via /proc/self/clear_refs) minus the resident set before it. Outputs must be identical.
 Logged as runs/bench_generation/<name>/ (scores, bench.json, summary.json for figures/bench.md).
 

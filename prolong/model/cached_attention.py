@@ -2,7 +2,7 @@
 
 Chunk [s, e) of a prompt attends to every cached key before it (keys [0, s), no mask at all) and causally to its own
 keys [s, e). transformers' "sdpa" path builds a (e - s, e) mask for every chunk and calls SDPA with it; on CPU the
-mask construction plus the masked kernel cost about twice the attention itself (profile in benchmarks/README.md).
+mask construction plus the masked kernel cost about twice the attention itself (profile: benchmarks/bench_generation.py).
 Here the two parts are two fused SDPA calls without a mask tensor, merged exactly by their log-sum-exps:
 
     out = (o_past * exp(lse_past - m) + o_self * exp(lse_self - m)) / (exp(lse_past - m) + exp(lse_self - m))

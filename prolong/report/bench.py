@@ -107,6 +107,9 @@ def _figure(table: pd.DataFrame, summaries: list[dict[str, Any]], path: Path) ->
     ax.invert_yaxis()
     ax.set_xlabel("ratio (green: target met)")
     ax.legend(loc="lower right", fontsize=7)
+    dates = sorted(s["machine"]["date"] for s in summaries)
+    m = summaries[0]["machine"]
+    ax.set_title(f"{m['cpu']}, {m['cores']} cores; {dates[0]} .. {dates[-1]}", fontsize=8)
     return save(fig, path)
 
 
