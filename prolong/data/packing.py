@@ -52,7 +52,11 @@ class DocumentReader:
         self.min_tokens, self.max_tokens = min_tokens, max_tokens
         self.key = zlib.crc32(name.encode())
         # Eligible documents per shard (counted once; only counts are kept).
-        self.n_eligible = np.array([int(self._eligible_mask(s.lengths()).sum()) for s in store.shards], np.int64)
+        masks = [(s.lengths(), self._eligible_mask(s.lengths())) for s in store.shards]
+        self.n_eligible = np.array([int(m.sum()) for _, m in masks], np.int64)
+        # virtual tokens ([BOS] + tokens + [EOS]) of each shard's eligible documents: `skip` crosses a shard unread
+        self.v_total = np.array([int(n[m].sum()) + 2 * int(m.sum()) for n, m in masks], np.int64)
+        del masks
         self.n_docs = int(self.n_eligible.sum())
         self.epoch, self.shard_pos, self.doc_pos, self.voff = 0, 0, 0, 0
         self._order_epoch, self._docs_key = None, None
@@ -79,8 +83,16 @@ class DocumentReader:
             eligible = np.flatnonzero(self._eligible_mask(np.diff(offsets)))
             rng = np.random.default_rng([self.seed, self.key, self.epoch, int(shard) + 1])
             self._docs, self._offsets = eligible[rng.permutation(len(eligible))], offsets
-            self._docs_key = (self.epoch, shard)
+            self._docs_key, self._vstarts = (self.epoch, shard), None
         return self._docs, self._offsets
+
+    def _virtual_starts(self, shard: int) -> np.ndarray:
+        """(n_docs + 1,) int64: virtual offset of each document of `shard` in this epoch's order ([BOS] + tokens +
+        [EOS], n + 2 each), then the shard's total; cached with the order (as large as it)."""
+        docs, offsets = self._doc_order(shard)
+        if self._vstarts is None:
+            self._vstarts = np.concatenate([[0], np.cumsum(offsets[docs + 1] - offsets[docs] + 2)])
+        return self._vstarts
 
     def _current(self) -> tuple[int, int, int]:
         """(shard, token start in shard, n tokens) of the current document."""
@@ -113,6 +125,25 @@ class DocumentReader:
             else:
                 self.voff += take
         return pieces
+
+    def skip(self, k: int) -> None:
+        """Advance past the next `k` sequences without planning them: the same state as `k` calls of `next_plan`
+        (a sequence is the next seq_len virtual tokens), found by binary search in the shard's virtual offsets,
+        so a rank skips the other ranks' sequences of a round at the cost of one search per shard crossed."""
+        n = k * self.seq_len
+        while n > 0:
+            shard = int(self._shard_order()[self.shard_pos])
+            here = self.voff if self.doc_pos == 0 else int(self._virtual_starts(shard)[self.doc_pos]) + self.voff
+            if here + n < self.v_total[shard]:         # lands inside this shard: search its document order
+                starts = self._virtual_starts(shard)
+                target = here + n
+                self.doc_pos = int(np.searchsorted(starts, target, side="right")) - 1
+                self.voff, n = target - int(starts[self.doc_pos]), 0
+            else:                                       # runs past it (its order unread): the next shard's start
+                n -= int(self.v_total[shard]) - here
+                self.doc_pos, self.voff, self.shard_pos = 0, 0, self.shard_pos + 1
+                if self.shard_pos >= len(self._shard_order()):
+                    self.shard_pos, self.epoch = 0, self.epoch + 1
 
     def materialize(self, pieces: list[Piece]) -> PackedSequence:
         """The sequence of `pieces`: input_ids (L,) int32 sliced from the shard memmaps, one doc_lens entry per piece,

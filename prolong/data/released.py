@@ -103,6 +103,19 @@ class MDSReader:
                 self.shard_pos, self.epoch = 0, self.epoch + 1
         return plan
 
+    def skip(self, k: int) -> None:
+        """Advance past the next `k` samples: the same state as `k` calls of `next_plan`, one step per shard."""
+        while k > 0:
+            order = self._shard_order()
+            left = int(self.sizes[order[self.shard_pos]]) - self.sample_pos
+            if k < left:
+                self.sample_pos, k = self.sample_pos + k, 0
+            else:
+                k -= left
+                self.sample_pos, self.shard_pos = 0, self.shard_pos + 1
+                if self.shard_pos >= len(order):
+                    self.shard_pos, self.epoch = 0, self.epoch + 1
+
     def materialize(self, plan: Plan) -> PackedSequence:
         shard, j = plan
         where = f"{self.folder.path}: shard {self.folder.shards[shard].raw['basename']} sample {j}"

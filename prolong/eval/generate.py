@@ -5,18 +5,25 @@ for the last position (`logits_to_keep=1`), so a 128K prompt never materialises 
 full-length activation. Then one token per step for the whole batch. Prompts are left-padded; position ids come from
 the cumulative attention mask so padding does not shift positions (as `generate` does). The result is identical to
 `model.generate(do_sample=False)` (tested), with tokens/s and peak memory recorded.
+
+Attention while generating, whatever the model was built with: a batch without padding (one prompt, or prompts of
+one length: callers batch items of similar length) runs prolong.model.cached_attention, a chunk against the cache
+with no mask tensor (transformers' SDPA path builds a (chunk, T) mask per chunk, which made chunked prefill 0.6x
+`generate` on CPU); a padded batch runs transformers' "sdpa" with the padding mask. The model's own implementation
+(e.g. the training's "prolong_doc") is restored afterwards.
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
-from transformers import DynamicCache
-
+from prolong.eval.kv_cache import preallocated_cache
 from prolong.memory import peak_memory_bytes
+from prolong.model.cached_attention import CACHED_ATTN_IMPLEMENTATION, register
 
 
 @dataclass
@@ -61,6 +68,20 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+@contextmanager
+def attention_implementation(model: Any, name: str) -> Iterator[None]:
+    """The model runs `name` (a transformers attention implementation) inside the block, its own one after it."""
+    before = model.config._attn_implementation
+    if before == name:
+        yield
+        return
+    model.set_attn_implementation(name)
+    try:
+        yield
+    finally:
+        model.set_attn_implementation(before)
+
+
 @torch.no_grad()
 def greedy_generate(model: Any, prompts: Sequence[Sequence[int]], max_new_tokens: int,
                     stop_token_ids: Sequence[int] = (), pad_token_id: int = 0,
@@ -77,14 +98,29 @@ def greedy_generate(model: Any, prompts: Sequence[Sequence[int]], max_new_tokens
         ids[b, T - len(p):] = torch.tensor(list(p), dtype=torch.long)
         mask[b, T - len(p):] = 1
     positions = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, T) position of each token within its own prompt
-    cache = DynamicCache(config=model.config)
+    padded = bool((mask == 0).any())  # without padding no mask at all: a chunk attends its cache (cached_attention)
+    register()
+    with attention_implementation(model, "sdpa" if padded else CACHED_ATTN_IMPLEMENTATION):
+        gen, stats = _prefill_and_decode(model, ids, mask, positions, padded, max_new_tokens, stop_token_ids,
+                                         pad_token_id, prefill_chunk)
+    outputs = cut_at_stop(gen, stop_token_ids)
+    stats.new_tokens = sum(len(o) for o in outputs)
+    return outputs, stats
+
+
+def _prefill_and_decode(model: Any, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, padded: bool,
+                        max_new_tokens: int, stop_token_ids: Sequence[int], pad_token_id: int, prefill_chunk: int
+                        ) -> tuple[list[list[int]], GenerationStats]:
+    """ids/mask/positions (B, T) left-padded -> the (B, n_new) greedy tokens (not yet cut at stop tokens), stats."""
+    device = ids.device
+    (B, T) = ids.shape
+    cache = preallocated_cache(model, T + max_new_tokens)  # (B, Hkv, T + new, hs) per layer, the model's dtype
     stats = GenerationStats(prompt_tokens=int(mask.sum()), device=str(device))
 
     # ---- prefill: chunks of the prompt fill the cache; only the last chunk's last logits are needed
     _sync(device)
     t0 = time.perf_counter()
     logits = None
-    padded = bool((mask == 0).any())  # without padding, no explicit mask: SDPA keeps its causal fast path
     for s in range(0, T, prefill_chunk):
         e = min(T, s + prefill_chunk)
         out = model(input_ids=ids[:, s:e], attention_mask=mask[:, :e] if padded else None,
@@ -118,9 +154,7 @@ def greedy_generate(model: Any, prompts: Sequence[Sequence[int]], max_new_tokens
     stats.peak_memory_mb = peak_memory_mb(device)
 
     gen = torch.stack(new_tokens, dim=1).tolist() if new_tokens else [[] for _ in range(B)]  # (B, n_new)
-    outputs = cut_at_stop(gen, stop_token_ids)
-    stats.new_tokens = sum(len(o) for o in outputs)
-    return outputs, stats
+    return gen, stats
 
 
 def cut_at_stop(rows: list[list[int]], stop_token_ids: Sequence[int]) -> list[list[int]]:

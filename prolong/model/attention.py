@@ -114,8 +114,8 @@ def pick_backend(requested: str, device: torch.device, dtype: torch.dtype) -> st
     if requested not in BACKENDS:
         raise ValueError(f"unknown attention backend {requested!r}; choose one of {BACKENDS}")
     if requested == "auto":
-        if device.type != "cuda":
-            return "sdpa"
+        if device.type != "cuda":  # fastest correct on CPU: benchmarks/bench_attention.py (vs a dense mask,
+            return "sdpa"          # block-sparse SDPA tiles and compiled FlexAttention, 2K-16K, 1-64 documents)
         if flash_attn_available() and dtype in (torch.float16, torch.bfloat16):
             return "flash"
         return "flex"

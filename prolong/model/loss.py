@@ -17,6 +17,12 @@ from torch.utils.checkpoint import checkpoint
 
 IGNORE_INDEX = -100
 
+# A micro-batch whose fp32 logits take at most this many bytes (T x V x 4) keeps them for the backward instead of
+# recomputing them per block: the same operations on the same values, so the same bits, without a second lm_head
+# matmul and log-softmax per block (the tiny scale's 4K x 2K-vocab rows: 32 MiB, 5-8% of a CPU step). The paper's
+# 64K x 128K rows (32 GiB) are far above it and keep the recomputation.
+KEEP_LOGITS_BYTES = 256 * 2**20
+
 
 def _block_loss(hidden: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """hidden (n, d), weight (V, d), labels (n,) -> summed cross entropy of the block (fp32 scalar)."""
@@ -39,13 +45,14 @@ def block_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, labels: torc
     if hidden.shape[0] != labels.shape[0]:
         raise ValueError(f"hidden states cover {hidden.shape[0]} tokens but labels {labels.shape[0]}")
     n_targets = (labels != IGNORE_INDEX).sum()
+    recompute = hidden.shape[0] * weight.shape[0] * 4 > KEEP_LOGITS_BYTES
     total = hidden.new_zeros((), dtype=torch.float32)
     for start in range(0, hidden.shape[0], block_size):
         block_labels = labels[start:start + block_size]
         if not (block_labels != IGNORE_INDEX).any():
             continue  # no target here: skip the matmul
         block_hidden = hidden[start:start + block_size]
-        if torch.is_grad_enabled() and (block_hidden.requires_grad or weight.requires_grad):
+        if recompute and torch.is_grad_enabled() and (block_hidden.requires_grad or weight.requires_grad):
             total = total + checkpoint(_block_loss, block_hidden, weight, block_labels, use_reentrant=False)
         else:
             total = total + _block_loss(block_hidden, weight, block_labels)

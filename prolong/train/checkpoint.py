@@ -27,14 +27,19 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from accelerate import Accelerator
 
 from prolong.integrity import record_files, verify_files
 from prolong.io import CorruptFileError, atomic_write_json, read_json
+from prolong.train.distributed import broadcast_object
+
+if TYPE_CHECKING:
+    from prolong.runs import Run
 
 _STEP_DIR = re.compile(r"^step_(\d+)$")
 TRAINER_STATE = "trainer_state.json"
@@ -182,3 +187,31 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# ---- which checkpoint a run resumes from ------------------------------------------------------------------------------
+
+def choose_resume(acc: Accelerator, ckpt_root: Path, run: "Run") -> Path | None:
+    """The newest checkpoint of this run that verifies (sizes and checksums, on rank 0, then told to every rank);
+    each newer damaged one is named on stderr and moved aside."""
+    chosen, skipped = None, []
+    if acc.is_main_process:
+        chosen, skipped = newest_verified(ckpt_root)
+        for line in skipped:
+            print(f"warning: {run.path}: {line}", file=sys.stderr)
+        if skipped:
+            print(f"warning: {run.path}: resuming from {chosen.name if chosen else 'the start'}", file=sys.stderr)
+    return broadcast_object(acc, chosen)
+
+
+def init_checkpoint(init_run: Path, ref: str) -> Path:
+    """The previous stage's last checkpoint (its optimizer moments), which must verify: an older one would be the
+    moments of another step."""
+    found = list_checkpoints(init_run / "checkpoints")
+    if not found:
+        raise FileNotFoundError(f"init_from {ref}: no checkpoint with optimizer state under "
+                                f"{init_run / 'checkpoints'}")
+    problems = verify_checkpoint(found[-1][1])
+    if problems:
+        raise CorruptFileError(f"init_from {ref}: its last checkpoint is damaged: {'; '.join(problems)}")
+    return found[-1][1]

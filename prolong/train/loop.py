@@ -6,7 +6,8 @@ Llama-3-8B-Instruct on H100 nodes; only the params differ.
 Ranks form data-parallel groups of sequence_parallel_size ranks (1: every rank is its own group). The ranks of a
 group read the same sequences and each runs the model on one contiguous chunk of every micro-batch. All of that is
 set up in one place, prolong.train.parallelize (the layout, then SP attention, activation checkpointing and
-DDP/FSDP); the chunks are cut in prolong.train.batching (MicroBatch.shard).
+DDP/FSDP); the chunks are cut in prolong.train.batching (MicroBatch.shard). The data stream, model, optimizer and
+final model are built in prolong.train.stage; which checkpoint to resume from is prolong.train.checkpoint's choice.
 
 One optimizer step, on every rank:
   1. draw micro_batch_size x grad_accum packed sequences of this rank's data-parallel group from the stream, group
@@ -28,42 +29,31 @@ checkpoints written before kept), and a checkpoint or final model is never writt
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import sys
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Callable, Iterator
 
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from transformers import PreTrainedModel
 
-from prolong import paths
-from prolong.data.config import resolve_data_path
 from prolong.errors import ProlongError
-from prolong.io import CorruptFileError
-from prolong.data.mixing import MixtureStream
-from prolong.data.tokenizer import load_tokenizer, tokenizer_identity
 from prolong.determinism import set_cpu_threads
 from prolong.memory import peak_memory_bytes
-from prolong.model.build import build_model, check_vocab, resolve_model_path
 from prolong.progress import quiet
 from prolong.runs import MODEL_DIR, Run
-from prolong.sft.stream import sft_stream_factory
-from prolong.tiny import require_built
 from prolong.train.batching import MicroBatch, make_micro_batch, order_by_attention_cost
-from prolong.train.checkpoint import (check_resumable, clear_partial, load_checkpoint, newest_verified,
-                                      save_checkpoint, verify_checkpoint, list_checkpoints)
-from prolong.train.config import OptimConfig, TrainParams, lr_at, warmup_steps
-from prolong.train.distributed import (all_reduce_sum, broadcast_object, gather_objects, is_ddp, on_main_then_all,
-                                       setup_distributed)
-from prolong.train.export import make_portable, save_dtype
+from prolong.train.checkpoint import (check_resumable, choose_resume, clear_partial, init_checkpoint,
+                                      list_checkpoints, load_checkpoint, save_checkpoint)
+from prolong.train.config import TrainParams, lr_at, warmup_steps
+from prolong.train.distributed import all_reduce_sum, gather_objects, is_ddp, on_main_then_all, setup_distributed
+from prolong.train.export import save_dtype
 from prolong.train.flops import StepFlops
 from prolong.train.parallelize import ParallelLayout, check_layout_fits, init_layout, parallelize
+# the set-up pieces, re-exported: callers and tests import them from here (and may patch them here)
+from prolong.train.stage import (DataSetup, Stream, StreamFactory, build_data, init_model, make_optimizer,  # noqa: F401
+                                 reset_hyperparameters, resolve_run_dir, save_final_model, set_lr)
 
 # Consecutive optimizer steps with a non-finite loss or gradient norm after which a run is stopped. A module constant,
 # not a params field: a new field would change the fingerprint, hence the name, of every logged run.
@@ -72,127 +62,6 @@ MAX_NONFINITE_STEPS = 3
 
 class TrainingDivergedError(ProlongError):
     """The loss or gradient norm stayed non-finite, or the weights became non-finite; the run is marked failed."""
-
-
-class Stream(Protocol):
-    """A rank's resumable iterator of PackedSequences (prolong.data.mixing.MixtureStream)."""
-
-    def __next__(self) -> Any: ...
-    def state_dict(self) -> dict: ...
-    def load_state_dict(self, state: dict) -> None: ...
-
-
-StreamFactory = Callable[[int, int], Stream]  # (dp_rank, dp_size) -> stream
-
-
-@dataclass
-class DataSetup:
-    """What the loop needs from the data side."""
-
-    stream_factory: StreamFactory
-    vocab_size: int | None = None
-    "tokenizer vocabulary size (checked against the model's embedding)"
-    tokenizer_path: str | None = None
-    "saved next to the final model"
-
-
-# ---- set-up helpers --------------------------------------------------------------------------------------------------
-
-def build_data(params: TrainParams, acc: Accelerator) -> DataSetup:
-    """The mixture stream and tokenizer of a stage from its params (prolong.data)."""
-    tok_path = params.data.tokenizer
-    if tok_path is None and params.model.pretrained is not None:
-        tok_path = str(resolve_model_path(params.model.pretrained))  # the checkpoint's own tokenizer
-    if tok_path is None:
-        raise ValueError("data.tokenizer is not set and there is no model.pretrained to take the tokenizer from")
-    resolved = str(resolve_data_path(tok_path))
-    sft_files = [s.resolved_path() for s in params.data.sft.sources.values() if s.proportion > 0] \
-        if params.data.sft is not None else []
-    require_built(resolved, *sft_files)  # tiny data is built by `prolong data build-tiny`, never here
-    tokenizer = load_tokenizer(resolved)
-    identity = tokenizer_identity(tokenizer, resolved)
-    if params.data.sft is not None:  # SFT: chat conversations with assistant-token masks (prolong.sft)
-        sft = on_main_then_all(acc, lambda: sft_stream_factory(params.data.sft, tokenizer, params.data.seq_len,
-                                                               params.data.seed))
-        return DataSetup(sft, vocab_size=len(tokenizer), tokenizer_path=resolved)
-    mixture = params.data.mixture_path()
-
-    def factory(dp_rank: int, dp_size: int) -> Stream:
-        return MixtureStream.from_yaml(mixture, params.data.seq_len, params.data.seed, dp_rank, dp_size,
-                                       tokenizer=identity)
-
-    return DataSetup(factory, vocab_size=len(tokenizer), tokenizer_path=resolved)
-
-
-def resolve_run_dir(ref: str) -> Path:
-    """'train/<run>' under the run store, or a run directory path."""
-    p = Path(ref).expanduser()
-    candidates = [p] if p.is_absolute() else [paths.runs_dir() / ref, Path.cwd() / ref]
-    for c in candidates:
-        if (c / "run.json").is_file():
-            return c
-    raise FileNotFoundError(f"init_from {ref!r}: no run directory at {candidates[0]} (expected 'train/<run>' "
-                            f"of a finished run under {paths.runs_dir()})")
-
-
-def init_model(p: TrainParams, data: DataSetup, init_run: Path | None) -> PreTrainedModel:
-    """The stage's causal LM: the previous stage's final model (init_from), the pretrained checkpoint, or a small
-    Llama initialised from the current seed; its embedding must cover the tokenizer."""
-    init_path = None
-    if init_run is not None:
-        init_path = init_run / MODEL_DIR
-        if not init_path.is_dir():
-            raise FileNotFoundError(f"init_from {p.train.init_from}: {init_path} not found (the run has not finished)")
-    lm = build_model(p.model, vocab_size=data.vocab_size, init_path=init_path)
-    if data.vocab_size is not None:
-        check_vocab(data.vocab_size, lm)
-    return lm
-
-
-def make_optimizer(model: torch.nn.Module, optim: OptimConfig, decay_norm_weights: bool = False
-                   ) -> torch.optim.AdamW:
-    """AdamW in two groups, matrices and 1-D weights (norm weights; Llama has no biases). Weight decay on matrices
-    only, or also on the 1-D weights with `decay_norm_weights` (TrainParams.parity: as ProLong's released code). The
-    groups are the same either way, so a stage can load another's optimizer state whatever the switch."""
-    decay, vectors = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (decay if p.ndim >= 2 else vectors).append(p)
-    groups = [{"params": decay, "weight_decay": optim.weight_decay},
-              {"params": vectors, "weight_decay": optim.weight_decay if decay_norm_weights else 0.0}]
-    return torch.optim.AdamW(groups, lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps)
-
-
-def reset_hyperparameters(optimizer: torch.optim.Optimizer, optim: OptimConfig,
-                          decay_norm_weights: bool = False) -> None:
-    """After loading another stage's optimizer state: keep its moments, take this stage's hyperparameters."""
-    for i, group in enumerate(optimizer.param_groups):
-        group.update(lr=optim.lr, initial_lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps,
-                     weight_decay=optim.weight_decay if i == 0 or decay_norm_weights else 0.0)
-
-
-def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-
-
-def save_final_model(acc: Accelerator, net: torch.nn.Module, out: Path, tokenizer_path: str | None,
-                     dtype: torch.dtype = torch.float32) -> None:
-    """The trained model in Hugging Face format (written to a temp dir, then renamed), weights in `dtype`, config and
-    tokenizer readable by transformers 4.44+ and 5 (prolong.train.export.make_portable)."""
-    state = acc.get_state_dict(net)  # full state dict (gathered on rank 0 under FSDP)
-    if acc.is_main_process:
-        lm = acc.unwrap_model(net).lm
-        tmp = out.parent / f".tmp-{out.name}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        weights = {k.removeprefix("lm."): (v.to(dtype) if v.is_floating_point() else v) for k, v in state.items()}
-        lm.save_pretrained(tmp, state_dict=weights)
-        if tokenizer_path is not None:
-            load_tokenizer(tokenizer_path).save_pretrained(tmp)
-        make_portable(tmp, dtype)
-        shutil.rmtree(out, ignore_errors=True)
-        os.replace(tmp, out)
-    acc.wait_for_everyone()
 
 
 # ---- one optimizer step ----------------------------------------------------------------------------------------------
@@ -393,32 +262,6 @@ def _train(acc: Accelerator, p: TrainParams, run: Run, max_steps: int | None, da
     elif acc.is_main_process:
         run.set_status("running", f"stopped at step {step} of {t.steps}; run again to continue")
     return run
-
-
-def choose_resume(acc: Accelerator, ckpt_root: Path, run: Run) -> Path | None:
-    """The newest checkpoint of this run that verifies (sizes and checksums, on rank 0, then told to every rank);
-    each newer damaged one is named on stderr and moved aside."""
-    chosen, skipped = None, []
-    if acc.is_main_process:
-        chosen, skipped = newest_verified(ckpt_root)
-        for line in skipped:
-            print(f"warning: {run.path}: {line}", file=sys.stderr)
-        if skipped:
-            print(f"warning: {run.path}: resuming from {chosen.name if chosen else 'the start'}", file=sys.stderr)
-    return broadcast_object(acc, chosen)
-
-
-def init_checkpoint(init_run: Path, ref: str) -> Path:
-    """The previous stage's last checkpoint (its optimizer moments), which must verify: an older one would be the
-    moments of another step."""
-    found = list_checkpoints(init_run / "checkpoints")
-    if not found:
-        raise FileNotFoundError(f"init_from {ref}: no checkpoint with optimizer state under "
-                                f"{init_run / 'checkpoints'}")
-    problems = verify_checkpoint(found[-1][1])
-    if problems:
-        raise CorruptFileError(f"init_from {ref}: its last checkpoint is damaged: {'; '.join(problems)}")
-    return found[-1][1]
 
 
 def _kept(ckpt_root: Path) -> str:

@@ -191,3 +191,19 @@ def test_train_from_released_folders(data_root, compression):
         _expected_targets(packed_samples(4, 32, VOCAB, seed=2, gap=True))
     assert int(log.n_targets.sum()) == want
     assert log.tokens_per_domain.iloc[-1] == {"book-65536": 4 * 32, "fineweb-edu": 4 * 32}
+
+
+def test_mds_ranks_skip_the_others_samples(data_root):
+    """MDSReader.skip(k) is k next_plan() calls (across shards and epochs): each of 3 ranks gets the global
+    stream's samples."""
+    mix = _released(data_root / "prolong-data-64K")
+    glob = MixtureStream.from_yaml(mix, seq_len=32, seed=0).take(30)
+    for r in range(3):
+        got = MixtureStream.from_yaml(mix, seq_len=32, seed=0, dp_rank=r, dp_size=3).take(10)
+        assert [s.input_ids.tolist() for s in got] == [s.input_ids.tolist() for s in glob[r::3]]
+    a, b = (MixtureStream.from_yaml(mix, seq_len=32, seed=0).readers[0] for _ in range(2))
+    for k in (0, 1, 3, 2, 7, 5):
+        for _ in range(k):
+            a.next_plan()
+        b.skip(k)
+        assert a.state() == b.state()

@@ -145,3 +145,46 @@ def test_errors(stores, make_store):
         MixtureStream.from_mixture(mixture({"long": 0.5, "tiny": 0.5}, tiny={"store": "stores/other"}), seq_len=8)
     with pytest.raises(ValueError, match="dp_rank"):
         MixtureStream.from_mixture(mixture(), seq_len=8, dp_rank=2, dp_size=2)
+
+
+def test_skip_is_k_plans(stores):
+    """DocumentReader.skip(k) leaves the reader where k next_plan() calls would, across documents, shards and
+    epochs, and at exact document ends (seq_len dividing documents)."""
+    for seq_len in (64, 52, 1000):
+        a = MixtureStream.from_mixture(mixture(), seq_len=seq_len, seed=3).readers
+        b = MixtureStream.from_mixture(mixture(), seq_len=seq_len, seed=3).readers
+        rng = np.random.default_rng(seq_len)
+        for ra, rb in zip(a, b):
+            for _ in range(40):
+                k = int(rng.integers(0, 30))
+                for _ in range(k):
+                    ra.next_plan()
+                rb.skip(k)
+                assert ra.state() == rb.state()
+                assert ra.next_plan() == rb.next_plan()
+
+
+def test_ranks_plan_only_their_share_and_stay_identical(stores, monkeypatch):
+    """With 8 and 64 ranks, every rank's samples are the global stream's, its saved state is every rank's, and it
+    plans only its own sequences (the others are skipped); a resume from that state continues the same way."""
+    from prolong.data.packing import DocumentReader
+
+    glob = MixtureStream.from_mixture(mixture(), seq_len=64, seed=5).take(64 * 6)
+    plans = {"n": 0}
+    real = DocumentReader.next_plan
+
+    def counting(self):
+        plans["n"] += 1
+        return real(self)
+
+    monkeypatch.setattr(DocumentReader, "next_plan", counting)
+    for dp in (8, 64):
+        for r in (0, 3, dp - 1):
+            s = MixtureStream.from_mixture(mixture(), seq_len=64, seed=5, dp_rank=r, dp_size=dp)
+            plans["n"] = 0
+            got = s.take(384 // dp - 1)
+            assert plans["n"] == len(got)
+            assert all(same(x, glob[i * dp + r]) for i, x in enumerate(got))
+            resumed = MixtureStream.from_mixture(mixture(), seq_len=64, seed=5, dp_rank=r, dp_size=dp)
+            resumed.load_state_dict(json.loads(json.dumps(s.state_dict())))
+            assert same(next(resumed), glob[(384 // dp - 1) * dp + r]) and same(next(s), glob[(384 // dp - 1) * dp + r])

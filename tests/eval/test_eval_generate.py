@@ -62,3 +62,51 @@ def test_helmet_stop_tokens_and_truncation(bpe_tokenizer):
     # HELMET sends no system message by default (--system_message None)
     text, special = P.format_prompt(bpe_tokenizer, "{question}", "", {"question": "hi"}, chat=True)
     assert "system" not in text and not special
+
+
+def test_unpadded_chunks_run_cached_attention_and_restore_the_model(make_llama):
+    """One prompt (no padding) prefills through prolong_cached attention in chunks that do not divide it, with a
+    cache smaller than the tokens: same tokens as `generate`; the model's own attention is set back afterwards."""
+    from prolong.eval.generate import attention_implementation
+    from prolong.model.cached_attention import CACHED_ATTN_IMPLEMENTATION
+
+    model = make_llama(300, seed=4)
+    before = model.config._attn_implementation
+    prompt = torch.randint(3, 300, (157,), generator=torch.Generator().manual_seed(5)).tolist()
+    for chunk in (16, 50, 157, 400):
+        ours, _ = greedy_generate(model, [prompt], 20, prefill_chunk=chunk)
+        ref, _ = plain_generate(model, [prompt], 20)
+        assert ours == ref and len(ours[0]) == 20
+    assert model.config._attn_implementation == before
+    with attention_implementation(model, CACHED_ATTN_IMPLEMENTATION):
+        assert model.config._attn_implementation == CACHED_ATTN_IMPLEMENTATION
+    assert model.config._attn_implementation == before
+
+
+def test_generation_of_a_training_model_with_document_attention(make_llama):
+    """A model built for training ("prolong_doc" attention) generates as the same weights under sdpa."""
+    from prolong.model.build import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=4, num_kv_heads=2,
+                                    max_position_embeddings=512), vocab_size=300).eval()
+    ref_model = make_llama(300)
+    ref_model.load_state_dict(model.state_dict())
+    g = torch.Generator().manual_seed(6)
+    prompts = [torch.randint(3, 300, (n,), generator=g).tolist() for n in (90, 90, 40)]
+    for batch in (prompts[:2], prompts):  # unpadded, then padded
+        ours, _ = greedy_generate(model, batch, 12, prefill_chunk=32)
+        ref, _ = plain_generate(ref_model, batch, 12)
+        assert ours == ref
+    assert model.config._attn_implementation == "prolong_doc"
+
+
+def test_preallocated_cache_grows_past_its_capacity():
+    from prolong.eval.kv_cache import PreallocatedLayer
+
+    layer = PreallocatedLayer(capacity=4)
+    chunks = [torch.randn(2, 3, n, 5) for n in (3, 1, 6, 1)]
+    for c in chunks:
+        k, v = layer.update(c, -c)
+    full = torch.cat(chunks, dim=2)
+    assert torch.equal(k, full) and torch.equal(v, -full) and layer.get_seq_length() == 11 and layer.capacity >= 11

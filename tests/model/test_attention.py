@@ -101,3 +101,20 @@ def test_batch_of_rows_refused(models):
     with pytest.raises(ValueError, match="one row"):
         document_attention(packed.model.layers[0].self_attn, q, k, k, None,
                            cu_seq_lens_q=cu_seqlens_from_doc_lens([3, 3]))
+
+
+def test_chunk_causal_attention_equals_masked_sdpa():
+    """A chunk of queries against its cache (lower-right causal), the GQA grouping and the log-sum-exp merge of the
+    past and own keys: equal to SDPA with the materialised mask and repeated kv heads."""
+    import torch.nn.functional as F
+
+    from prolong.model.cached_attention import chunk_causal_attention
+
+    g = torch.Generator().manual_seed(0)
+    for H, Hkv, n_q, S in [(4, 2, 5, 17), (4, 4, 5, 5), (6, 2, 1, 9), (4, 1, 7, 7), (8, 2, 3, 40), (2, 2, 1, 1)]:
+        q = torch.randn(2, H, n_q, 16, generator=g)
+        k, v = torch.randn(2, Hkv, S, 16, generator=g), torch.randn(2, Hkv, S, 16, generator=g)
+        mask = torch.ones(n_q, S, dtype=torch.bool).tril(S - n_q)
+        ref = F.scaled_dot_product_attention(q, k.repeat_interleave(H // Hkv, 1), v.repeat_interleave(H // Hkv, 1),
+                                             attn_mask=mask)
+        torch.testing.assert_close(chunk_causal_attention(q, k, v), ref, atol=1e-6, rtol=1e-5)

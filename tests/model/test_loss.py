@@ -45,3 +45,23 @@ def test_bad_inputs():
         block_cross_entropy(torch.randn(1, 4, 3), torch.randn(5, 3), torch.zeros(1, 5, dtype=torch.long), 2)
     with pytest.raises(ValueError):
         block_cross_entropy(torch.randn(1, 4, 3), torch.randn(5, 3), torch.zeros(1, 4, dtype=torch.long), 0)
+
+
+def test_kept_and_recomputed_block_logits_give_the_same_bits(monkeypatch):
+    """Small rows keep their logits for the backward, large ones recompute them per block (torch checkpoint):
+    the same loss and gradients to the bit."""
+    import prolong.model.loss as L
+
+    g = torch.Generator().manual_seed(0)
+    h0, w0 = torch.randn(1, 40, 8, generator=g), torch.randn(30, 8, generator=g)
+    labels = torch.randint(0, 30, (1, 40), generator=g)
+    labels[0, ::7] = IGNORE_INDEX
+    results = []
+    for keep in (L.KEEP_LOGITS_BYTES, 0):  # 40 x 30 x 4 bytes: kept, then recomputed
+        monkeypatch.setattr(L, "KEEP_LOGITS_BYTES", keep)
+        h, w = h0.clone().requires_grad_(), w0.clone().requires_grad_()
+        loss, n = block_cross_entropy(h, w, labels, 16)
+        loss.backward()
+        results.append((loss.detach(), h.grad, w.grad))
+    for a, b in zip(*results):
+        assert torch.equal(a, b)

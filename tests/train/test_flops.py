@@ -10,6 +10,7 @@ that the test accounts for exactly instead of hiding them in a tolerance:
     FLOPs), and the formula's N includes the RMSNorm weights, which multiply elementwise (not matmuls).
 """
 
+import pytest
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
@@ -28,7 +29,13 @@ def _counted(net, mb) -> dict[str, int]:
     return {str(op): n for op, n in counter.get_flop_counts()["Global"].items()}
 
 
-def test_logged_flops_match_flop_counter_on_the_tiny_model():
+@pytest.mark.parametrize("keep_logits", [True, False])
+def test_logged_flops_match_flop_counter_on_the_tiny_model(keep_logits, monkeypatch):
+    """keep_logits False: the block loss recomputes each block's logits in backward (large rows, the paper)."""
+    import prolong.model.loss as loss_module
+
+    if not keep_logits:
+        monkeypatch.setattr(loss_module, "KEEP_LOGITS_BYTES", 0)
     params = tiny_params()
     torch.manual_seed(0)
     lm = build_model(params.model)
@@ -53,7 +60,7 @@ def test_logged_flops_match_flop_counter_on_the_tiny_model():
     # dense: every matmul parameter 6 times per token, plus the loss's logits recomputation in backward
     norm_params = sum(p.numel() for n, p in lm.named_parameters() if "norm" in n)
     assert norm_params == (2 * L + 1) * d
-    recompute = 2 * V * d * T
+    recompute = 0 if keep_logits else 2 * V * d * T
     assert counted["aten.mm"] == 6 * (flops.n_params - norm_params) * T + recompute
     assert flops(T, 0) == 6 * flops.n_params * T
 
