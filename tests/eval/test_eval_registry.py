@@ -26,7 +26,9 @@ def test_every_params_task_resolves_through_the_registry(path):
         assert (task.build is None) != (task.evaluate is None)
     for cat, datasets in cfg.categories.items():  # categories average registered datasets of that category
         assert cat in C.CATEGORIES
-        assert all(get_task(d).category == cat for d in datasets)
+        # a dataset of its own category; the tiny Recall also averages in the passkey NIAH (params/tiny/eval.yaml)
+        assert all(get_task(d).category == cat or (cat == C.HELMET_ORDER[0] and get_task(d).category == C.NIAH)
+                   for d in datasets), (cat, datasets)
     assert read_yaml(path)["tasks"] == cfg.tasks
 
 

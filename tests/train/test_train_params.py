@@ -112,12 +112,13 @@ def test_paper_mixtures_exist():
 
 
 def test_tiny_stages_chain():
-    """base -> stage1 -> stage2 -> sft: the chain the README runs by hand and every experiment's default arm."""
+    """base_drills -> base -> stage1 -> stage2 -> sft: the chain the README runs by hand and every experiment's default
+    arm (the experiments' base chain also repeats the drills and adds the passkey stage)."""
     stages = {s: TrainParams.from_yaml(paths.PARAMS_DIR / "tiny" / "stages" / f"{s}.yaml")
-              for s in ("base", "stage1", "stage2", "sft")}
+              for s in ("base_drills", "base", "stage1", "stage2", "sft")}
     base, s1, s2 = stages["base"], stages["stage1"], stages["stage2"]
-    assert base.train.init_from is None
-    for prev, nxt in (("base", "stage1"), ("stage1", "stage2"), ("stage2", "sft")):
+    assert stages["base_drills"].train.init_from is None
+    for prev, nxt in (("base_drills", "base"), ("base", "stage1"), ("stage1", "stage2"), ("stage2", "sft")):
         assert stages[nxt].train.init_from == f"train/{stages[prev].run_name()}"
     assert s1.data.seq_len > base.data.seq_len and s1.model.rope_theta > base.model.rope_theta
     assert s2.data.seq_len > s1.data.seq_len and s2.model.rope_theta > s1.model.rope_theta
