@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from prolong.config import Config, ConfigError
+from prolong.config import Config, ConfigError, read_yaml
+from prolong.paths import REPO_ROOT
 
 
 @dataclass
@@ -72,7 +73,8 @@ class ExperimentSpec(Config):
     description: str
     "what the experiment varies and what the paper found"
     base: list[StageSpec]
-    "the shared chain every arm starts from (the pretrained model), trained once"
+    """the shared chain every arm starts from (the pretrained model), trained once; or the path of a file whose
+    `stages:` list it is (params/tiny/base_chain.yaml: one definition for every tiny experiment)"""
     arms: list[ArmSpec]
     "the rows"
     eval: EvalSpec | None = None
@@ -89,6 +91,15 @@ class ExperimentSpec(Config):
     log_metrics: dict[str, str] = field(default_factory=dict)
     """score -> training-log column: the median of that column over the steps after the first (which pays for
     start-up) of the arm's last own stage, e.g. {tokens_per_s_per_gpu: tokens_per_s} for Table 15"""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "ExperimentSpec":
+        if isinstance(data, dict) and isinstance(data.get("base"), str):  # base: <file with a stages: list>
+            chain = read_yaml(REPO_ROOT / data["base"])
+            if not isinstance(chain, dict) or "stages" not in chain:
+                raise ConfigError(f"{source}: base: {data['base']} has no 'stages' list")
+            data = {**data, "base": chain["stages"]}
+        return super().from_dict(data, source)
 
     def __post_init__(self) -> None:
         names = [a.name for a in self.arms]

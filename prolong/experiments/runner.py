@@ -23,7 +23,6 @@ from prolong.eval.runner import evaluate_model, load_model
 from prolong.experiments.config import ExperimentSpec
 from prolong.experiments.eval_data import require_helmet_data
 from prolong.experiments.graph import ArmNode, EvalNode, Graph, StageNode, resolve
-from prolong.experiments.shipped import restore_shipped
 from prolong.io import atomic_write_text
 from prolong.runs import MODEL_DIR, Run, append_index, read_index
 from prolong.train.loop import train
@@ -44,8 +43,6 @@ def train_stage(stage: StageNode, log=print, train_missing: bool = True) -> None
     if stage_done(stage):
         log(f"  = {stage.ref} (logged)")
         return
-    if restore_shipped(stage.ref, stage.params, log):  # the tiny base model (prolong.experiments.shipped)
-        return
     if not train_missing:
         run = Run.at(stage.ref)
         raise StageNotTrainedError(
@@ -58,13 +55,12 @@ def train_stage(stage: StageNode, log=print, train_missing: bool = True) -> None
 
 
 def stages_to_train(stages: list[StageNode], log=print) -> list[StageNode]:
-    """The stages of one arm's chain still to train: those after the last one logged as done or restored from
-    shipped/ (each stage only feeds the next, so the drill stages before a shipped tiny base never train again)."""
+    """The stages of one arm's chain still to train: those after the last one logged as done (each stage only feeds
+    the next, so a run store holding the finished tiny base, e.g. copied from another machine, never needs the drill
+    stages before it)."""
     for i in range(len(stages) - 1, -1, -1):
         if stage_done(stages[i]):
             log(f"  = {stages[i].ref} (logged)")
-            return stages[i + 1:]
-        if restore_shipped(stages[i].ref, stages[i].params, log):
             return stages[i + 1:]
     return stages
 

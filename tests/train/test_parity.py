@@ -39,7 +39,7 @@ def test_default_parity_leaves_logged_fingerprints_unchanged(stage):
 def test_experiment_stage_names_unchanged():
     graph = resolve(load_experiment("tiny", "T10"))
     names = {s.name for arm in graph.arms for s in arm.stages}
-    # the base chain of issue 12: two drill stages, the passkey stage, the base on every source (shipped/)
+    # the base chain of issue 12: two drill stages, the passkey stage, the base on every source (params/tiny/base_chain.yaml)
     assert names == {"base-drills-55fcba5b73", "base-drills-36797f0c96", "base-drills-5b047c416e", "base-8db5c21d58",
                      "stage1-39503ea72b", "stage2-98cf79a83d", "sft-cd8702f2b3"}
 
