@@ -13,7 +13,7 @@ def test_a_base_chain_file_equals_the_chain_written_inline():
     assert data["base"] == "params/tiny/base_chain.yaml"
     inline = {**data, "base": read_yaml(PARAMS_DIR / "tiny" / "base_chain.yaml")["stages"]}
     assert ExperimentSpec.from_dict(data, "T18") == ExperimentSpec.from_dict(inline, "T18 inline")
-    assert len(ExperimentSpec.from_dict(data, "T18").base) == 2
+    assert len(ExperimentSpec.from_dict(data, "T18").base) == 4
 
 
 def test_a_base_file_without_stages_is_an_error_naming_it(tmp_path):
