@@ -134,7 +134,7 @@ def reproduce(scale: str = "tiny", selected: list[str] | None = None, build: Pat
     results = []
     for nb in selected_notebooks:
         print(f"[reproduce] {nb.stem} ...", file=sys.stderr, flush=True)
-        result = run_notebook(nb, scale, build)
+        result = run_notebook(nb, scale, build, overrides)
         status = "ok" if result.ok else f"FAILED in {result.error}"
         print(f"[reproduce] {nb.stem}: {status} ({result.seconds:.1f}s)", file=sys.stderr, flush=True)
         results.append(result)

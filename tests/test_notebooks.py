@@ -3,6 +3,7 @@
 import json
 import re
 import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -91,6 +92,24 @@ def test_batch_runs_every_notebook_and_reports_a_failing_one(tmp_path, monkeypat
             (paths.PAPER_RESULTS_DIR / f"{table_id}.csv").read_bytes()
     executed = json.loads((tmp_path / "build" / "notebooks" / "04_sft.ipynb").read_text())
     assert any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code")
+
+
+def test_batch_passes_cli_parameters_to_every_notebook(tmp_path, monkeypatch):
+    """`prolong reproduce -p seeds '[3, 4, 5]'` reaches each notebook's parameters (papermill stubbed: no kernel)."""
+    import papermill
+
+    seen = {}
+
+    def fake_execute(source, output, parameters, **kw):
+        seen[Path(source).stem] = parameters
+        raise RuntimeError("stop here")  # nothing executed: the batch reports it and goes on
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    monkeypatch.setattr(batch, "ensure_kernel", lambda: "prolong")
+    monkeypatch.setattr(batch, "build_tiny", lambda: None)
+    monkeypatch.setattr(batch, "write_index", lambda build, status: build / "index.html")
+    batch.reproduce("tiny", ["01"], build=tmp_path / "build", overrides={"seeds": [3, 4, 5]})
+    assert seen and all(p["seeds"] == [3, 4, 5] for p in seen.values())
 
 
 def test_cli_reproduce_exit_code(monkeypatch, capsys):
