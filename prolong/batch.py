@@ -5,7 +5,8 @@ parameters cell, execute it on the project's kernel with the notebook folder as 
 executed copy (`build/notebooks/`, stamped with the commit and parameters) and an HTML report (`build/html/`,
 prolong.report.html), then the index page `build/html/index.html`. A failing notebook is named with its cell; the
 batch runs the rest and exits non-zero. `-p NAME VALUE` parameters go on top of the params files, validated the same
-way (prolong.notebook_params), before anything runs.
+way (prolong.notebook_params), before anything runs. A notebook whose inputs and outputs are as the last batch left
+them is skipped (prolong.reproduce_stamp; `force=True`, the CLI's `--force`, runs every one).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prolong import paths
+from prolong import paths, reproduce_stamp
 from prolong.config import ConfigError
 from prolong.notebook_params import load_params, validate
 from prolong.report.html import stamp, write_index, write_report
@@ -33,6 +34,7 @@ class NotebookResult:
     seconds: float
     error: str = ""
     outputs: list[Path] = field(default_factory=list)
+    skipped: bool = False  # unchanged since the last batch (prolong.reproduce_stamp): not executed
 
 
 def notebooks(selected: list[str] | None = None) -> list[Path]:
@@ -116,10 +118,18 @@ def run_notebook(notebook: Path, scale: str, build: Path, overrides: dict | None
     return NotebookResult(notebook.stem, not error, time.perf_counter() - start, error, [executed, html])
 
 
+def _digest(shared: str, nb: Path, scale: str, overrides: dict | None) -> str | None:
+    try:
+        params = load_params(nb, paths.PARAMS_DIR / scale / "notebooks" / f"{nb.stem}.yaml", overrides)
+    except ConfigError:
+        return None  # run_notebook reports it
+    return reproduce_stamp.notebook_digest(shared, nb, scale, params)
+
+
 def reproduce(scale: str = "tiny", selected: list[str] | None = None, build: Path | None = None,
-              overrides: dict | None = None) -> list[NotebookResult]:
+              overrides: dict | None = None, force: bool = False) -> list[NotebookResult]:
     """Run the batch; progress lines go to stderr, one per notebook. `overrides` ({name: value}, from `-p`) are set
-    in every selected notebook, each of which must declare them."""
+    in every selected notebook, each of which must declare them. Unchanged notebooks are skipped unless `force`."""
     if not (paths.PARAMS_DIR / scale).is_dir():
         raise ConfigError(f"{paths.PARAMS_DIR / scale}: no params for scale {scale!r}")
     selected_notebooks = notebooks(selected)  # an unknown name is refused before the tiny data is built
@@ -131,13 +141,34 @@ def reproduce(scale: str = "tiny", selected: list[str] | None = None, build: Pat
     if scale == "tiny":
         print("[reproduce] tiny data (prolong.tiny.build_tiny) ...", file=sys.stderr, flush=True)
         build_tiny()  # once, before the notebooks read it (fast when built)
+    stamps = {} if force else reproduce_stamp.load(build)
+    recorded = dict(stamps.get("notebooks", {}))
+    unchanged_figures = bool(recorded) and stamps.get("figures") == reproduce_stamp.figures_digest()
+    shared = reproduce_stamp.shared_inputs_digest() if unchanged_figures else ""
     results = []
     for nb in selected_notebooks:
+        outputs = [build / "notebooks" / nb.name, build / "html" / f"{nb.stem}.html"]
+        if (unchanged_figures and all(p.exists() for p in outputs)
+                and recorded.get(nb.stem) == _digest(shared, nb, scale, overrides)):
+            print(f"[reproduce] {nb.stem}: unchanged since the last batch (skipped; --force runs it)",
+                  file=sys.stderr, flush=True)
+            results.append(NotebookResult(nb.stem, True, 0.0, outputs=outputs, skipped=True))
+            continue
         print(f"[reproduce] {nb.stem} ...", file=sys.stderr, flush=True)
         result = run_notebook(nb, scale, build, overrides)
         status = "ok" if result.ok else f"FAILED in {result.error}"
         print(f"[reproduce] {nb.stem}: {status} ({result.seconds:.1f}s)", file=sys.stderr, flush=True)
         results.append(result)
-    index = write_index(build, {r.notebook: "ok" if r.ok else f"failed: {r.error}" for r in results})
+    index = write_index(build, {r.notebook: ("ok (unchanged)" if r.skipped else "ok") if r.ok else
+                                f"failed: {r.error}" for r in results})
+    # the stamps from the state this batch left: the next call with nothing changed skips every notebook
+    shared = reproduce_stamp.shared_inputs_digest()
+    for nb, r in zip(selected_notebooks, results):
+        digest = _digest(shared, nb, scale, overrides) if r.ok else None
+        if digest:
+            recorded[nb.stem] = digest
+        else:
+            recorded.pop(nb.stem, None)
+    reproduce_stamp.save(build, recorded)
     print(f"[reproduce] index: {index}", file=sys.stderr, flush=True)
     return results

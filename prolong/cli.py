@@ -50,11 +50,13 @@ SUBCOMMANDS = {
 def _reproduce(args: argparse.Namespace) -> int:
     if args.strict:
         os.environ["PROLONG_STRICT"] = "1"  # the notebooks' kernels inherit it (prolong.run_table.load_runs)
-    results = batch.reproduce(args.scale, args.notebooks or None, overrides=parse_cli_parameters(args.parameters))
+    results = batch.reproduce(args.scale, args.notebooks or None, overrides=parse_cli_parameters(args.parameters),
+                              force=args.force)
     failed = [r for r in results if not r.ok]
     total = sum(r.seconds for r in results)
-    print(f"{len(results) - len(failed)}/{len(results)} notebooks ran ({total:.1f}s); figures in "
-          f"{paths.figures_dir()}, executed notebooks and HTML in {paths.build_dir()}")
+    skipped = sum(r.skipped for r in results)
+    print(f"{len(results) - len(failed)}/{len(results)} notebooks ok ({skipped} unchanged, skipped; {total:.1f}s); "
+          f"figures in {paths.figures_dir()}, executed notebooks and HTML in {paths.build_dir()}")
     for r in failed:
         print(f"FAILED {r.notebook}: {r.error}", file=sys.stderr)
     return 1 if failed else 0
@@ -85,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebooks", nargs="*", help="only these notebooks (stem or prefix, e.g. 02)")
     p.add_argument("--strict", action="store_true", help="a damaged run fails the notebook (default: skipped with "
                    "a warning naming the file)")
+    p.add_argument("--force", action="store_true", help="run every notebook, also those unchanged since the last "
+                   "batch (prolong.reproduce_stamp)")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    dest="parameters", help="set a notebook parameter (papermill's -p; the value read as YAML) on top "
                    "of params/<scale>/notebooks/*.yaml; each selected notebook must declare it with that type")
