@@ -3,6 +3,7 @@ train once, each finished arm is one index row, reruns skip what is indexed, tab
 runs, and plan writes the same graph as the cluster's launch script."""
 
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ import yaml
 from prolong import paths
 from prolong.config import ConfigError
 from prolong.experiments.config import ExperimentSpec
+from prolong.experiments.eval_pool import evaluate_all, pool_size
 from prolong.experiments.graph import apply_overrides, arm_chain, load_experiment, resolve
 from prolong.experiments.runner import plan_experiment, run_experiment
 from prolong.experiments.section import run_section
@@ -171,6 +173,24 @@ def test_an_arm_run_twice_gives_identical_logs_and_scores(smoke_spec, smoke_stor
         assert _log(store, ref) == _log(again_store, ref) and _log(store, ref), ref
     for ref in (first["eval"], first["pre_sft_eval"]):
         assert _outputs(store, ref) == _outputs(again_store, ref), ref
+
+
+@integration
+def test_evaluations_side_by_side_equal_one_process(smoke_spec, smoke_store, monkeypatch, tmp_path):
+    """The smoke store evaluated its four models in a pool of spawned one-thread workers (the tiny evaluation fixes
+    one thread; prolong.experiments.eval_pool); evaluating them again here, one after the other in this process,
+    gives the same outputs and scores."""
+    store, rows = smoke_store
+    copy = tmp_path / "copy"
+    shutil.copytree(store, copy)
+    nodes = [n for arm in resolve(smoke_spec).arms for n in (arm.pre_sft_eval, arm.eval)]
+    assert pool_size(nodes, cores=2) == 2 and pool_size(nodes, cores=1) == 1
+    for node in nodes:
+        shutil.rmtree(copy / node.ref)
+    monkeypatch.setenv("PROLONG_RUNS", str(copy))
+    evaluate_all(nodes, log=lambda _m: None, workers=1)
+    for node in nodes:
+        assert _outputs(store, node.ref) == _outputs(copy, node.ref) and _outputs(copy, node.ref)[1], node.ref
 
 
 @integration

@@ -1,7 +1,7 @@
 """The two executors of an experiment's graph (prolong.experiments.graph): run it here, or plan it for the cluster.
 
-`run_graph` trains every stage that is not logged, evaluates every model that is not evaluated, and appends one
-index row per finished arm (runs/index.jsonl); an arm already indexed with the same runs is skipped, so a rerun costs
+`run_graph` trains every stage that is not logged, then evaluates every model that is not evaluated (side by side
+where the CPU allows: prolong.experiments.eval_pool), and appends one index row per finished arm (runs/index.jsonl); an arm already indexed with the same runs is skipped, so a rerun costs
 only the resolution. `plan_graph` writes the same stages' params and the launch script, which submits the whole
 graph at once as chained Slurm jobs: one per training run (each once, after the job of the run it starts from:
 `--dependency=afterok`), then per arm an evaluation job after its stages' jobs, running `prolong experiment run
@@ -22,6 +22,7 @@ from prolong.eval.config import EvalConfig
 from prolong.eval.runner import evaluate_model, load_model
 from prolong.experiments.config import ExperimentSpec
 from prolong.experiments.eval_data import require_helmet_data
+from prolong.experiments.eval_pool import evaluate_all
 from prolong.experiments.graph import ArmNode, EvalNode, Graph, StageNode, resolve
 from prolong.io import atomic_write_text
 from prolong.runs import MODEL_DIR, Run, append_index, read_index
@@ -134,22 +135,34 @@ def run_graph(graph: Graph, skip_logged: bool = True, log=None, *, scale: str = 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     if scale != "tiny":
         check_eval_data(graph, skip_logged)
-    rows = []
-    for arm in graph.arms:
-        name = f"{graph.experiment}/{arm.arm.name}-s{arm.seed}"
-        row = indexed_row(arm) if skip_logged else None
-        if row is not None:
-            log(f"{name}: indexed, skipped")
-            rows.append(row)
-            continue
-        log(f"{name}: {arm.arm.label}")
-        for stage in stages_to_train(arm.stages, log):
-            train_stage(stage, log, train_missing)
-        for node in (arm.pre_sft_eval, arm.eval):
-            if node is not None:
-                evaluate(node, log)
-        rows.append(append_index(arm.index_row(arm_scores(arm))))
+    rows: list[dict | None] = []
+    trained: list[tuple[int, ArmNode]] = []  # (position in rows, arm): evaluated and indexed by _finish
+    try:
+        for arm in graph.arms:
+            name = f"{graph.experiment}/{arm.arm.name}-s{arm.seed}"
+            row = indexed_row(arm) if skip_logged else None
+            if row is not None:
+                log(f"{name}: indexed, skipped")
+                rows.append(row)
+                continue
+            log(f"{name}: {arm.arm.label}")
+            for stage in stages_to_train(arm.stages, log):
+                train_stage(stage, log, train_missing)
+            trained.append((len(rows), arm))
+            rows.append(None)
+    except Exception:
+        _finish(trained, rows, log)  # the arms trained before the failure are still evaluated and indexed
+        raise
+    _finish(trained, rows, log)
     return rows
+
+
+def _finish(trained: list[tuple[int, ArmNode]], rows: list[dict | None], log) -> None:
+    """Evaluate the trained arms' models, all after the training (side by side where the CPU allows:
+    prolong.experiments.eval_pool), then append each arm's index row in the graph's order."""
+    evaluate_all([n for _, arm in trained for n in (arm.pre_sft_eval, arm.eval) if n is not None], log)
+    for i, arm in trained:
+        rows[i] = append_index(arm.index_row(arm_scores(arm)))
 
 
 def run_experiment(spec: ExperimentSpec, arms: list[str] | None = None, seeds: list[int] | None = None,

@@ -1,0 +1,69 @@
+"""The evaluations of a graph side by side on a CPU: one process per `cpu_threads` worth of cores.
+
+At the tiny scale an evaluation is many small prefills and greedy decodes of a 1M-parameter model, which two threads
+share poorly: two one-thread evaluations at once finish 1.46x sooner than the same two run one after the other on two
+threads (measured on a 2-core machine). A run's bits depend on its thread count, not on which process ran it, so the
+scores are the same either way (prolong/determinism.py). Where the evaluation leaves the thread count to torch
+(`cpu_threads: 0`: the paper and small scales, on a GPU) there is one worker and everything runs in this process.
+Workers are spawned (a fresh interpreter: no forked torch state) and take the evaluation nodes, plain data.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterable
+
+from prolong.experiments.graph import EvalNode
+from prolong.runs import Run
+
+
+def pool_size(nodes: list[EvalNode], cores: int | None = None) -> int:
+    """Worker processes for `nodes`: cores // cpu_threads when every node fixes its thread count, else 1."""
+    threads = {int(n.config.get("cpu_threads") or 0) for n in nodes}
+    if not nodes or 0 in threads:
+        return 1
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(len(nodes), cores // max(threads)))
+
+
+def _evaluate(node: EvalNode, log: Callable[[str], None]) -> None:
+    from prolong.experiments.runner import evaluate  # imported late: the runner imports this module
+
+    evaluate(node, log)
+
+
+def _evaluate_in_worker(node: EvalNode) -> list[str]:
+    lines: list[str] = []
+    _evaluate(node, lines.append)
+    return lines
+
+
+def evaluate_all(nodes: Iterable[EvalNode], log: Callable[[str], None], workers: int | None = None) -> None:
+    """Run every node not logged as done (each once, in order of first appearance) through
+    prolong.experiments.runner.evaluate: in this process when there is one worker, else in a pool of spawned
+    workers. A failed evaluation marks its run failed and is raised here after the others have finished."""
+    unique: dict[str, EvalNode] = {}
+    for node in nodes:
+        unique.setdefault(node.ref, node)
+    pending = [n for n in unique.values() if not Run.at(n.ref).is_done()]
+    for ref in unique.keys() - {n.ref for n in pending}:
+        log(f"  = {ref} (logged)")
+    workers = pool_size(pending) if workers is None else workers
+    if workers <= 1 or len(pending) <= 1:
+        for node in pending:
+            _evaluate(node, log)
+        return
+    log(f"  evaluating {len(pending)} models in {workers} processes")
+    errors = []
+    with mp.get_context("spawn").Pool(workers) as pool:
+        results = [pool.apply_async(_evaluate_in_worker, (n,)) for n in pending]
+        for node, result in zip(pending, results):
+            try:
+                for line in result.get():
+                    log(line)
+            except Exception as err:  # noqa: BLE001 - the others finish; the first failure is raised below
+                log(f"  ! {node.ref}: {type(err).__name__}: {err}")
+                errors.append(err)
+    if errors:
+        raise errors[0]
