@@ -32,9 +32,10 @@ def _eval_cells(root: Path, ref: str, where: str) -> tuple[dict[str, Any], list[
 
 
 def runs_table(root: str | Path | None = None, experiments: Iterable[str] | None = None,
-               source: str = "runs", strict: bool | None = None) -> pd.DataFrame:
+               source: str = "runs", strict: bool | None = None, seeds: Iterable[int] | None = None) -> pd.DataFrame:
     """Tidy rows (`prolong.tidy`) of the indexed arms under `root`: each arm's evaluation scores (renamed to the
-    table's columns), per-dataset results and own scores, for its final model and, where logged, before SFT.
+    table's columns), per-dataset results and own scores, for its final model and, where logged, before SFT. With
+    `seeds` (non-empty), only the arms of those seeds: a store that holds seeds 0-5 draws seeds 3-5 alone.
 
     An evaluation run that cannot be read (a truncated JSON, a status.json without a status, a run that never
     finished) is left out with one `DamagedRunWarning` naming the file and why, and everything else loads; with
@@ -43,7 +44,10 @@ def runs_table(root: str | Path | None = None, experiments: Iterable[str] | None
     strict = strict_default(strict)
     rows: list[dict[str, Any]] = []
     loaded: dict[str, tuple[dict[str, Any], list] | None] = {}  # ref -> its cells, None when damaged (warned once)
+    wanted = set(seeds) if seeds else None
     for row in read_index(root, experiments, strict):
+        if wanted is not None and row["seed"] not in wanted:
+            continue
         own = " ".join(row["stages"][len(row["stages"]) - row["own_stages"]:]) if row["own_stages"] else ""
         for phase, ref in (("final", row["eval"]), ("pre_sft", row["pre_sft_eval"])):
             if phase == "pre_sft" and ref is None:
@@ -72,8 +76,10 @@ def runs_table(root: str | Path | None = None, experiments: Iterable[str] | None
 
 
 def load_runs(sources: Iterable[str] = ("paper", "runs"), experiments: Iterable[str] | None = None,
-              runs_root: str | Path | None = None, strict: bool | None = None) -> pd.DataFrame:
-    """Load any set of run sources as one tidy table (columns `TIDY_COLUMNS`).
+              runs_root: str | Path | None = None, strict: bool | None = None,
+              seeds: Iterable[int] | None = None) -> pd.DataFrame:
+    """Load any set of run sources as one tidy table (columns `TIDY_COLUMNS`); `seeds` (non-empty) keeps only those
+    seeds' arms of the run stores (runs_table).
 
     A source is "paper" (the published tables, `results/paper/`), "runs" (the run store) or a path to another run
     store (its source name is the folder name). A damaged run is skipped with a warning naming its file (strict, or
@@ -83,12 +89,12 @@ def load_runs(sources: Iterable[str] = ("paper", "runs"), experiments: Iterable[
         if src == "paper":
             frames.append(paper_table(experiments=experiments))
         elif src == "runs":
-            frames.append(runs_table(runs_root, experiments, "runs", strict))
+            frames.append(runs_table(runs_root, experiments, "runs", strict, seeds))
         else:
             p = Path(src)
             if not p.is_dir():
                 raise FileNotFoundError(f"{p}: run source not found (use 'paper', 'runs' or a run-store folder)")
-            frames.append(runs_table(p, experiments, p.name, strict))
+            frames.append(runs_table(p, experiments, p.name, strict, seeds))
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame(columns=TIDY_COLUMNS)

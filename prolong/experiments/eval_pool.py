@@ -1,4 +1,5 @@
-"""The evaluations of a graph side by side on a CPU: one process per `cpu_threads` worth of cores.
+"""The evaluation of a graph's models: `evaluate` one node into its run (once; logged runs are reused), and
+`evaluate_all` of them side by side on a CPU: one process per `cpu_threads` worth of cores.
 
 At the tiny scale an evaluation is many small prefills and greedy decodes of a 1M-parameter model, which two threads
 share poorly: two one-thread evaluations at once finish 1.46x sooner than the same two run one after the other on two
@@ -12,10 +13,13 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import time
 from collections.abc import Callable, Iterable
 
+from prolong.eval.config import EvalConfig
+from prolong.eval.runner import evaluate_model, load_model
 from prolong.experiments.graph import EvalNode
-from prolong.runs import Run
+from prolong.runs import MODEL_DIR, Run
 
 
 def pool_size(nodes: list[EvalNode], cores: int | None = None) -> int:
@@ -27,32 +31,46 @@ def pool_size(nodes: list[EvalNode], cores: int | None = None) -> int:
     return max(1, min(len(nodes), cores // max(threads)))
 
 
-def _evaluate(node: EvalNode, log: Callable[[str], None]) -> None:
-    from prolong.experiments.runner import evaluate  # imported late: the runner imports this module
-
-    evaluate(node, log)
+def evaluate(node: EvalNode, log=print) -> Run:
+    """Evaluate a finished stage's model once into `eval/<model>-<fingerprint>` (skipped when logged), so arms of
+    several experiments that share a model share its evaluation."""
+    cfg = EvalConfig.from_dict(node.config, node.ref)
+    run = Run.open("eval", node.name, node.params)
+    if run.is_done():
+        log(f"  = {node.ref} (logged)")
+        return run
+    t0 = time.perf_counter()
+    try:
+        model, tok = load_model(Run.at(node.model).path / MODEL_DIR, cfg)
+        evaluate_model(model, tok, cfg, run)
+    except BaseException as err:
+        run.set_status("failed", f"{type(err).__name__}: {err}")
+        raise
+    run.set_status("done")
+    log(f"  + {node.ref} ({time.perf_counter() - t0:.0f}s)")
+    return run
 
 
 def _evaluate_in_worker(node: EvalNode) -> list[str]:
     lines: list[str] = []
-    _evaluate(node, lines.append)
+    evaluate(node, lines.append)
     return lines
 
 
 def evaluate_all(nodes: Iterable[EvalNode], log: Callable[[str], None], workers: int | None = None) -> None:
-    """Run every node not logged as done (each once, in order of first appearance) through
-    prolong.experiments.runner.evaluate: in this process when there is one worker, else in a pool of spawned
-    workers. A failed evaluation marks its run failed and is raised here after the others have finished."""
+    """Run every node not logged as done (each once, in order of first appearance) through `evaluate`: in this
+    process when there is one worker, else in a pool of spawned workers. A failed evaluation marks its run failed and is raised here after the others have finished."""
     unique: dict[str, EvalNode] = {}
     for node in nodes:
         unique.setdefault(node.ref, node)
     pending = [n for n in unique.values() if not Run.at(n.ref).is_done()]
-    for ref in unique.keys() - {n.ref for n in pending}:
-        log(f"  = {ref} (logged)")
+    for node in unique.values():
+        if node not in pending:
+            log(f"  = {node.ref} (logged)")
     workers = pool_size(pending) if workers is None else workers
     if workers <= 1 or len(pending) <= 1:
         for node in pending:
-            _evaluate(node, log)
+            evaluate(node, log)
         return
     log(f"  evaluating {len(pending)} models in {workers} processes")
     errors = []

@@ -19,10 +19,9 @@ import yaml
 
 from prolong import paths
 from prolong.eval.config import EvalConfig
-from prolong.eval.runner import evaluate_model, load_model
 from prolong.experiments.config import ExperimentSpec
 from prolong.experiments.eval_data import require_helmet_data
-from prolong.experiments.eval_pool import evaluate_all
+from prolong.experiments.eval_pool import evaluate, evaluate_all  # noqa: F401 - evaluate: the runner's API too
 from prolong.experiments.graph import ArmNode, EvalNode, Graph, StageNode, resolve
 from prolong.io import atomic_write_text
 from prolong.runs import MODEL_DIR, Run, append_index, read_index
@@ -64,26 +63,6 @@ def stages_to_train(stages: list[StageNode], log=print) -> list[StageNode]:
             log(f"  = {stages[i].ref} (logged)")
             return stages[i + 1:]
     return stages
-
-
-def evaluate(node: EvalNode, log=print) -> Run:
-    """Evaluate a finished stage's model once into `eval/<model>-<fingerprint>` (skipped when logged), so arms of
-    several experiments that share a model share its evaluation."""
-    cfg = EvalConfig.from_dict(node.config, node.ref)
-    run = Run.open("eval", node.name, node.params)
-    if run.is_done():
-        log(f"  = {node.ref} (logged)")
-        return run
-    t0 = time.perf_counter()
-    try:
-        model, tok = load_model(Run.at(node.model).path / MODEL_DIR, cfg)
-        evaluate_model(model, tok, cfg, run)
-    except BaseException as err:
-        run.set_status("failed", f"{type(err).__name__}: {err}")
-        raise
-    run.set_status("done")
-    log(f"  + {node.ref} ({time.perf_counter() - t0:.0f}s)")
-    return run
 
 
 def arm_scores(arm: ArmNode) -> dict[str, float]:

@@ -10,14 +10,15 @@ from prolong.report.tables import Outputs, render_table_id
 from prolong.run_table import load_runs
 
 
-def show_section(tables: list[str], sources: list[str]) -> pd.DataFrame:
-    """Render `tables` from `sources` into figures/ and display the Markdown tables and PNGs inline.
+def show_section(tables: list[str], sources: list[str], seeds: list[int] | None = None) -> pd.DataFrame:
+    """Render `tables` from `sources` into figures/ and display the Markdown tables and PNGs inline; `seeds`
+    (non-empty: the notebook's `seeds` parameter) draws only those seeds' runs.
 
     Returns the tidy table the section was drawn from (so a notebook can inspect or plot more)."""
     from IPython.display import Image, Markdown, display
 
     # T11's logged analog comes from the final model's runs (T10), evaluated at several lengths
-    tidy = load_runs(sources, experiments=tables + (["T10"] if "T11" in tables else []))
+    tidy = load_runs(sources, experiments=tables + (["T10"] if "T11" in tables else []), seeds=seeds)
     for table_id in tables:
         out = Outputs()
         for path in render_table_id(table_id, tidy, out):
@@ -28,8 +29,9 @@ def show_section(tables: list[str], sources: list[str]) -> pd.DataFrame:
     return tidy
 
 
-def show_figures(names: list[str], sources: list[str]) -> list[Path]:
-    """Draw Figures 1-4 (`fig1` ... `fig4`) from the logged runs of `sources` and display them inline."""
+def show_figures(names: list[str], sources: list[str], seeds: list[int] | None = None) -> list[Path]:
+    """Draw Figures 1-4 (`fig1` ... `fig4`) from the logged runs of `sources` (only `seeds`, when given) and display
+    them inline."""
     from IPython.display import Image, display
 
     from prolong.report.figures import FIGURES
@@ -37,7 +39,7 @@ def show_figures(names: list[str], sources: list[str]) -> list[Path]:
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
         raise KeyError(f"unknown figure {unknown[0]!r}; figures: {', '.join(FIGURES)}")
-    tidy = load_runs([s for s in sources if s != "paper"] or ["runs"])
+    tidy = load_runs([s for s in sources if s != "paper"] or ["runs"], seeds=seeds)
     written = []
     for name in names:
         path = FIGURES[name](tidy)
