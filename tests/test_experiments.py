@@ -13,9 +13,9 @@ import yaml
 
 from prolong import paths
 from prolong.config import ConfigError
-from prolong.experiments.config import ExperimentSpec
+from prolong.experiments.config import ExperimentSpec, StageSpec
 from prolong.experiments.eval_pool import evaluate_all, pool_size
-from prolong.experiments.graph import apply_overrides, arm_chain, load_experiment, resolve
+from prolong.experiments.graph import apply_overrides, arm_chain, load_experiment, resolve, resolve_stage
 from prolong.experiments.runner import plan_experiment, run_experiment
 from prolong.experiments.section import run_section
 from prolong.report.tables import Outputs, render_table_id
@@ -233,6 +233,19 @@ def test_plan_writes_params_and_commands_once_per_shared_stage(smoke_spec, tmp_p
     assert second["train"]["init_from"].startswith("train/base-")
     # an arm's evaluation waits for all of its stages' jobs: the shared base, its own stage and its SFT
     assert [[by_var[v]["name"].split("-")[0] for v in e["after"]] for e in evals] == [["base", "extend", "sft"]] * 2
+
+
+def test_a_mixture_edited_in_place_names_another_run(tmp_path):
+    """A stage's run name covers the bytes of its mixture file, not only its path: editing the file gives a new run
+    (the logged one is never reused for other data), and the same bytes give the same name."""
+    mixture = tmp_path / "mix.yaml"
+    mixture.write_text((TINY / "mixtures" / "base.yaml").read_text())
+    stage = tmp_path / "base.yaml"
+    _stage(TINY / "stages" / "base.yaml", stage, **{"data.mixture": str(mixture)})
+    name = resolve_stage(StageSpec(str(stage)), None, None, None).name
+    assert resolve_stage(StageSpec(str(stage)), None, None, None).name == name
+    mixture.write_text(mixture.read_text().replace("code_repos@0.15", "code_repos@0.150"))
+    assert resolve_stage(StageSpec(str(stage)), None, None, None).name != name
 
 
 def test_bad_experiment_input_is_named(smoke_spec):

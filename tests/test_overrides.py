@@ -72,10 +72,10 @@ def test_prolong_eval_set(tmp_path, capsys):
 
 def test_reproduce_p_passes_validated_papermill_parameters(monkeypatch, capsys):
     seen = {}
-    monkeypatch.setattr(batch, "reproduce", lambda scale, sel, overrides=None: seen.update(
-        scale=scale, sel=sel, overrides=overrides) or [])
+    monkeypatch.setattr(batch, "reproduce", lambda scale, sel, overrides=None, force=False: seen.update(
+        scale=scale, sel=sel, overrides=overrides, force=force) or [])
     assert cli.main(["reproduce", "--notebooks", "02", "-p", "steps", "40", "-p", "arms", "[books, code]"]) == 0
-    assert seen == {"scale": "tiny", "sel": ["02"], "overrides": {"steps": 40, "arms": ["books", "code"]}}
+    assert seen == {"scale": "tiny", "sel": ["02"], "overrides": {"steps": 40, "arms": ["books", "code"]}, "force": False}
 
 
 def test_reproduce_p_of_the_wrong_type_is_refused(monkeypatch, capsys):
