@@ -50,6 +50,8 @@ def test_second_call_skips_unchanged_notebooks(batch_env):
     root, run = batch_env
     assert run() == ["01", "03"]
     assert run() == []                                          # nothing changed: nothing executes
+    (root / "data" / ".build.lock").write_text("")              # the data build's lock, touched by every call
+    assert run() == []
     (root / "runs" / "index.jsonl").write_text("{}\n{}\n")      # a run logged: every notebook reads the store
     assert run() == ["01", "03"]
     assert run(overrides={"seeds": [3, 4, 5]}) == ["01", "03"]  # other parameters

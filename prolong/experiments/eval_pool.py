@@ -74,7 +74,8 @@ def evaluate_all(nodes: Iterable[EvalNode], log: Callable[[str], None], workers:
         return
     log(f"  evaluating {len(pending)} models in {workers} processes")
     errors = []
-    with mp.get_context("spawn").Pool(workers) as pool:
+    pool = mp.get_context("spawn").Pool(workers)
+    try:
         results = [pool.apply_async(_evaluate_in_worker, (n,)) for n in pending]
         for node, result in zip(pending, results):
             try:
@@ -83,5 +84,12 @@ def evaluate_all(nodes: Iterable[EvalNode], log: Callable[[str], None], workers:
             except Exception as err:  # noqa: BLE001 - the others finish; the first failure is raised below
                 log(f"  ! {node.ref}: {type(err).__name__}: {err}")
                 errors.append(err)
+    except BaseException:
+        pool.terminate()  # interrupted: stop the workers
+        raise
+    else:
+        pool.close()  # every task done: the workers exit on their own, not signalled (terminate() would)
+    finally:
+        pool.join()
     if errors:
         raise errors[0]
