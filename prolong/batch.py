@@ -118,12 +118,11 @@ def run_notebook(notebook: Path, scale: str, build: Path, overrides: dict | None
     return NotebookResult(notebook.stem, not error, time.perf_counter() - start, error, [executed, html])
 
 
-def _digest(shared: str, nb: Path, scale: str, overrides: dict | None) -> str | None:
+def _params_or_none(nb: Path, scale: str, overrides: dict | None) -> dict | None:
     try:
-        params = load_params(nb, paths.PARAMS_DIR / scale / "notebooks" / f"{nb.stem}.yaml", overrides)
+        return load_params(nb, paths.PARAMS_DIR / scale / "notebooks" / f"{nb.stem}.yaml", overrides)
     except ConfigError:
         return None  # run_notebook reports it
-    return reproduce_stamp.notebook_digest(shared, nb, scale, params)
 
 
 def reproduce(scale: str = "tiny", selected: list[str] | None = None, build: Path | None = None,
@@ -145,11 +144,15 @@ def reproduce(scale: str = "tiny", selected: list[str] | None = None, build: Pat
     recorded = dict(stamps.get("notebooks", {}))
     unchanged_figures = bool(recorded) and stamps.get("figures") == reproduce_stamp.figures_digest()
     shared = reproduce_stamp.shared_inputs_digest() if unchanged_figures else ""
+    params = {nb: _params_or_none(nb, scale, overrides) for nb in selected_notebooks}
+
+    def digest(nb: Path, shared: str) -> str | None:
+        return None if params[nb] is None else reproduce_stamp.notebook_digest(shared, nb, scale, params[nb])
+
     results = []
     for nb in selected_notebooks:
         outputs = [build / "notebooks" / nb.name, build / "html" / f"{nb.stem}.html"]
-        if (unchanged_figures and all(p.exists() for p in outputs)
-                and recorded.get(nb.stem) == _digest(shared, nb, scale, overrides)):
+        if unchanged_figures and all(p.exists() for p in outputs) and recorded.get(nb.stem) == digest(nb, shared):
             print(f"[reproduce] {nb.stem}: unchanged since the last batch (skipped; --force runs it)",
                   file=sys.stderr, flush=True)
             results.append(NotebookResult(nb.stem, True, 0.0, outputs=outputs, skipped=True))
@@ -162,11 +165,10 @@ def reproduce(scale: str = "tiny", selected: list[str] | None = None, build: Pat
     index = write_index(build, {r.notebook: ("ok (unchanged)" if r.skipped else "ok") if r.ok else
                                 f"failed: {r.error}" for r in results})
     # the stamps from the state this batch left: the next call with nothing changed skips every notebook
-    shared = reproduce_stamp.shared_inputs_digest()
+    after = reproduce_stamp.shared_inputs_digest()
     for nb, r in zip(selected_notebooks, results):
-        digest = _digest(shared, nb, scale, overrides) if r.ok else None
-        if digest:
-            recorded[nb.stem] = digest
+        if r.ok and (d := digest(nb, after)):
+            recorded[nb.stem] = d
         else:
             recorded.pop(nb.stem, None)
     reproduce_stamp.save(build, recorded)

@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 from prolong import paths
+from prolong.integrity import sha256_file
 
 STAMPS_FILE = "reproduce_stamps.json"
 DRAWING_PACKAGES = ("matplotlib", "seaborn", "pandas", "numpy", "torch", "transformers", "papermill", "nbconvert")
@@ -28,8 +29,7 @@ DRAWING_PACKAGES = ("matplotlib", "seaborn", "pandas", "numpy", "torch", "transf
 def _content(h: "hashlib._Hash", root: Path, pattern: str = "**/*", skip=lambda p: False) -> None:
     for p in sorted(root.glob(pattern)) if root.is_dir() else []:
         if p.is_file() and "__pycache__" not in p.parts and not skip(p):
-            h.update(f"{p.relative_to(root)}\0".encode())
-            h.update(hashlib.sha256(p.read_bytes()).digest())
+            h.update(f"{p.relative_to(root)}\0{sha256_file(p)}\n".encode())
 
 
 def _listing(h: "hashlib._Hash", root: Path) -> None:

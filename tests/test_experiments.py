@@ -177,20 +177,21 @@ def test_an_arm_run_twice_gives_identical_logs_and_scores(smoke_spec, smoke_stor
 
 @integration
 def test_evaluations_side_by_side_equal_one_process(smoke_spec, smoke_store, monkeypatch, tmp_path):
-    """The smoke store evaluated its four models in a pool of spawned one-thread workers (the tiny evaluation fixes
-    one thread; prolong.experiments.eval_pool); evaluating them again here, one after the other in this process,
-    gives the same outputs and scores."""
+    """The smoke store's four models evaluated again in two copies of the store: in a pool of two spawned one-thread
+    workers (the tiny evaluation fixes one thread; prolong.experiments.eval_pool) and one after the other in this
+    process; both give the smoke store's outputs and scores."""
     store, rows = smoke_store
-    copy = tmp_path / "copy"
-    shutil.copytree(store, copy)
     nodes = [n for arm in resolve(smoke_spec).arms for n in (arm.pre_sft_eval, arm.eval)]
     assert pool_size(nodes, cores=2) == 2 and pool_size(nodes, cores=1) == 1
-    for node in nodes:
-        shutil.rmtree(copy / node.ref)
-    monkeypatch.setenv("PROLONG_RUNS", str(copy))
-    evaluate_all(nodes, log=lambda _m: None, workers=1)
-    for node in nodes:
-        assert _outputs(store, node.ref) == _outputs(copy, node.ref) and _outputs(copy, node.ref)[1], node.ref
+    for workers in (2, 1):
+        copy = tmp_path / f"workers{workers}"
+        shutil.copytree(store, copy)
+        for node in nodes:
+            shutil.rmtree(copy / node.ref)
+        monkeypatch.setenv("PROLONG_RUNS", str(copy))
+        evaluate_all(nodes, log=lambda _m: None, workers=workers)
+        for node in nodes:
+            assert _outputs(store, node.ref) == _outputs(copy, node.ref) and _outputs(copy, node.ref)[1], node.ref
 
 
 @integration
@@ -236,15 +237,18 @@ def test_plan_writes_params_and_commands_once_per_shared_stage(smoke_spec, tmp_p
 
 
 def test_a_mixture_edited_in_place_names_another_run(tmp_path):
-    """A stage's run name covers the bytes of its mixture file, not only its path: editing the file gives a new run
-    (the logged one is never reused for other data), and the same bytes give the same name."""
+    """A stage's run name covers the content of its mixture file, not only its path: editing a proportion gives a new
+    run (the logged one is never reused for other data); an edited comment keeps the name."""
     mixture = tmp_path / "mix.yaml"
     mixture.write_text((TINY / "mixtures" / "base.yaml").read_text())
     stage = tmp_path / "base.yaml"
     _stage(TINY / "stages" / "base.yaml", stage, **{"data.mixture": str(mixture)})
     name = resolve_stage(StageSpec(str(stage)), None, None, None).name
     assert resolve_stage(StageSpec(str(stage)), None, None, None).name == name
-    mixture.write_text(mixture.read_text().replace("code_repos@0.15", "code_repos@0.150"))
+    mixture.write_text("# a comment\n" + mixture.read_text())
+    assert resolve_stage(StageSpec(str(stage)), None, None, None).name == name
+    mixture.write_text(mixture.read_text().replace("code_repos@0.15", "code_repos@0.16").replace("books@0.15",
+                                                                                                   "books@0.14"))
     assert resolve_stage(StageSpec(str(stage)), None, None, None).name != name
 
 

@@ -59,14 +59,17 @@ def _evaluate_in_worker(node: EvalNode) -> list[str]:
 
 def evaluate_all(nodes: Iterable[EvalNode], log: Callable[[str], None], workers: int | None = None) -> None:
     """Run every node not logged as done (each once, in order of first appearance) through `evaluate`: in this
-    process when there is one worker, else in a pool of spawned workers. A failed evaluation marks its run failed and is raised here after the others have finished."""
+    process when there is one worker, else in a pool of spawned workers. A failed evaluation marks its run failed
+    and is raised here after the others have finished."""
     unique: dict[str, EvalNode] = {}
     for node in nodes:
         unique.setdefault(node.ref, node)
-    pending = [n for n in unique.values() if not Run.at(n.ref).is_done()]
+    pending = []
     for node in unique.values():
-        if node not in pending:
+        if Run.at(node.ref).is_done():
             log(f"  = {node.ref} (logged)")
+        else:
+            pending.append(node)
     workers = pool_size(pending) if workers is None else workers
     if workers <= 1 or len(pending) <= 1:
         for node in pending:

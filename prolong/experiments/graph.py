@@ -10,7 +10,6 @@ share the run. The two executors read the same graph: `runner.run_graph` trains 
 from __future__ import annotations
 
 import copy
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,16 +58,16 @@ def _slug(text: str) -> str:
 
 def stage_name(prefix: str, params: dict[str, Any]) -> str:
     """'<prefix>-<fingerprint>': the fingerprint of the params the run logs (TrainParams.to_dict, `name` unset) and of
-    the mixture file they name by path (its bytes: a mixture edited in place is another run, never a stale one)."""
+    the mixture file they name by path (its parsed YAML: a mixture edited in place is another run, never a stale one;
+    an edited comment is the same run)."""
     mixture = (params.get("data") or {}).get("mixture")
     if mixture is None:
         return f"{prefix}-{params_fingerprint({**params, 'name': None})[:10]}"
-    path = Path(mixture) if Path(mixture).is_absolute() else paths.REPO_ROOT / mixture
-    try:
-        content = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as err:
-        raise ConfigError(f"{path}: the mixture file of data.mixture cannot be read ({err})") from err
-    return f"{prefix}-{params_fingerprint({**params, 'name': None, 'mixture_sha256': content})[:10]}"
+    path = _repo_path(mixture)
+    if not path.is_file():
+        raise ConfigError(f"{path}: the mixture file of data.mixture does not exist")
+    content = params_fingerprint(read_yaml(path))
+    return f"{prefix}-{params_fingerprint({**params, 'name': None, 'mixture_fingerprint': content})[:10]}"
 
 
 @dataclass

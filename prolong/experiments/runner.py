@@ -21,8 +21,8 @@ from prolong import paths
 from prolong.eval.config import EvalConfig
 from prolong.experiments.config import ExperimentSpec
 from prolong.experiments.eval_data import require_helmet_data
-from prolong.experiments.eval_pool import evaluate, evaluate_all  # noqa: F401 - evaluate: the runner's API too
-from prolong.experiments.graph import ArmNode, EvalNode, Graph, StageNode, resolve
+from prolong.experiments.eval_pool import evaluate_all
+from prolong.experiments.graph import ArmNode, Graph, StageNode, resolve
 from prolong.io import atomic_write_text
 from prolong.runs import MODEL_DIR, Run, append_index, read_index
 from prolong.train.loop import train

@@ -1,7 +1,7 @@
 """The tiny base model is calibrated (issue 12): its retrieval is well above chance at its own length (256) and well
 below that at 4x its length (1024), so that context extension has headroom. 12 passkey items per length, greedy,
-through the project's evaluation, on the base that `make reproduce` trains into the run store (runs/; about 13 minutes
-on 2 CPU cores, so the test is skipped until it is there: run it after a reproduction with PROLONG_RUNS unset)."""
+through the project's evaluation, on the base that `make reproduce` trains into the run store (runs/; 14:45 in a
+fresh-clone run on 2 CPU cores, so the test is skipped until it is there: run it after a reproduction with PROLONG_RUNS unset)."""
 
 from __future__ import annotations
 
