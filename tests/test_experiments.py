@@ -252,6 +252,28 @@ def test_a_mixture_edited_in_place_names_another_run(tmp_path):
     assert resolve_stage(StageSpec(str(stage)), None, None, None).name != name
 
 
+def test_a_regenerated_tiny_world_names_other_runs(tmp_path, monkeypatch):
+    """A tiny stage's name covers the tiny world it reads (the generators' version and the parsed corpus params):
+    regenerated data trains new runs, never reuses a run made from the old data (the world digest test ties the
+    version to the generators' output). A comment in the corpus params keeps the name; a paper-scale stage, which
+    reads no tiny data, is named the same under any tiny world."""
+    import prolong.tiny.build as tiny_build
+
+    tiny = resolve_stage(StageSpec(str(TINY / "stages" / "stage1.yaml")), None, None, None).name
+    paper = resolve_stage(StageSpec(str(paths.PARAMS_DIR / "paper" / "stages" / "stage1.yaml")), None, None, None).name
+    corpus = tmp_path / "corpus.yaml"
+    corpus.write_text("# a comment\n" + tiny_build.TINY_CORPUS_PARAMS.read_text())
+    monkeypatch.setattr(tiny_build, "TINY_CORPUS_PARAMS", corpus)
+    assert resolve_stage(StageSpec(str(TINY / "stages" / "stage1.yaml")), None, None, None).name == tiny
+    corpus.write_text(corpus.read_text().replace("n_books: 100", "n_books: 101"))
+    assert resolve_stage(StageSpec(str(TINY / "stages" / "stage1.yaml")), None, None, None).name != tiny
+    corpus.write_text(tiny_build.paths.PARAMS_DIR.joinpath("tiny", "corpus.yaml").read_text())
+    monkeypatch.setattr(tiny_build, "GENERATOR_VERSION", tiny_build.GENERATOR_VERSION + 1)
+    assert resolve_stage(StageSpec(str(TINY / "stages" / "stage1.yaml")), None, None, None).name != tiny
+    assert resolve_stage(StageSpec(str(paths.PARAMS_DIR / "paper" / "stages" / "stage1.yaml")), None, None,
+                         None).name == paper
+
+
 def test_bad_experiment_input_is_named(smoke_spec):
     with pytest.raises(ConfigError, match=r"unknown arm 'nope'.*arms: no_doc_masks, doc_masks"):
         smoke_spec.select(["nope"])

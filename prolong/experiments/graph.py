@@ -57,17 +57,29 @@ def _slug(text: str) -> str:
 
 
 def stage_name(prefix: str, params: dict[str, Any]) -> str:
-    """'<prefix>-<fingerprint>': the fingerprint of the params the run logs (TrainParams.to_dict, `name` unset) and of
+    """'<prefix>-<fingerprint>': the fingerprint of the params the run logs (TrainParams.to_dict, `name` unset), of
     the mixture file they name by path (its parsed YAML: a mixture edited in place is another run, never a stale one;
-    an edited comment is the same run)."""
+    an edited comment is the same run) and, for a stage on the tiny world's data, of that world (its generators'
+    version and corpus params: prolong.tiny.build.world_fingerprint), so regenerated tiny data is never trained on
+    under an old run's name. An evaluation's name starts with its model's, so it follows."""
+    extra: dict[str, str] = {}
     mixture = (params.get("data") or {}).get("mixture")
-    if mixture is None:
-        return f"{prefix}-{params_fingerprint({**params, 'name': None})[:10]}"
-    path = _repo_path(mixture)
-    if not path.is_file():
-        raise ConfigError(f"{path}: the mixture file of data.mixture does not exist")
-    content = params_fingerprint(read_yaml(path))
-    return f"{prefix}-{params_fingerprint({**params, 'name': None, 'mixture_fingerprint': content})[:10]}"
+    if mixture is not None:
+        path = _repo_path(mixture)
+        if not path.is_file():
+            raise ConfigError(f"{path}: the mixture file of data.mixture does not exist")
+        extra["mixture_fingerprint"] = params_fingerprint(read_yaml(path))
+    if _reads_tiny_world(params):
+        from prolong.tiny.build import world_fingerprint  # here: only a tiny stage pays for importing the generators
+        extra["tiny_world"] = world_fingerprint()
+    return f"{prefix}-{params_fingerprint({**params, 'name': None, **extra})[:10]}"
+
+
+def _reads_tiny_world(params: dict[str, Any]) -> bool:
+    """A stage on the tiny world's data: its tokenizer is the one `prolong data build-tiny` trains (every tiny store
+    and SFT file is tokenized with it; the other scales name a pretrained model's tokenizer)."""
+    tokenizer = str((params.get("data") or {}).get("tokenizer") or "")
+    return tokenizer == "tiny/tokenizer" or tokenizer.startswith("tiny/tokenizer/")
 
 
 @dataclass

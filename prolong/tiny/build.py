@@ -22,19 +22,29 @@ from pathlib import Path
 from typing import Iterator
 
 from prolong import paths
-from prolong.config import ConfigError
+from prolong.config import ConfigError, read_yaml
 from prolong.data.config import CorpusConfig, resolve_data_path
 from prolong.data.sources import iter_jsonl_records
 from prolong.data.store_build import build_corpus_stores
 from prolong.data.token_store import store_intact
 from prolong.data.tokenizer import train_byte_bpe
-from prolong.io import read_json
+from prolong.io import atomic_write_json, read_json
 from prolong.tiny.corpus import GENERATOR_VERSION, write_tiny_corpus
 from prolong.tiny.eval_suite import write_tiny_suite
 from prolong.tiny.instructions import write_instructions
+from prolong.runs import params_fingerprint
 
 TINY_CORPUS_PARAMS = paths.PARAMS_DIR / "tiny" / "corpus.yaml"
 BUILD_COMMAND = "prolong data build-tiny"
+SUITE_STAMP = "tiny_suite.json"  # in the eval suite's folder: the generator version that wrote it
+
+
+def world_fingerprint(params: str | Path | None = None) -> str:
+    """What every tiny run's data is a function of: the generators' version and the parsed corpus params (a comment
+    edit is the same world). The tiny stages' and evaluations' run names include it (prolong.experiments.graph), so
+    a changed generator or corpus parameter trains new runs instead of reusing runs made from the old data; it is
+    known without building anything (a plan or a name pin needs no data)."""
+    return params_fingerprint({"generator": GENERATOR_VERSION, "corpus": read_yaml(params or TINY_CORPUS_PARAMS)})[:16]
 
 
 def tiny_root() -> Path:
@@ -141,10 +151,13 @@ def build_corpus(corpus: CorpusConfig, force: bool, workers: int | None, result:
 
 
 def build_eval_suite(force: bool, result: TinyPaths) -> None:
-    """Step 4: the suite (deterministic, about a second), written when missing."""
-    if force or not (result.eval_suite / "ppl" / "pg19.jsonl").is_file():
+    """Step 4: the suite (deterministic, about a second), written when missing or made by another generator version."""
+    stamp = result.eval_suite / SUITE_STAMP
+    current = stamp.is_file() and read_json(stamp).get("generator") == GENERATOR_VERSION
+    if force or not current or not (result.eval_suite / "ppl" / "pg19.jsonl").is_file():
         t0 = time.perf_counter()
         write_tiny_suite(result.eval_suite)
+        atomic_write_json(stamp, {"generator": GENERATOR_VERSION})
         result.seconds["eval_suite"] = time.perf_counter() - t0
 
 

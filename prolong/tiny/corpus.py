@@ -43,7 +43,9 @@ from prolong.tiny.skills import ICL_SPECS, documents, knowledge, mapping, needle
 from prolong.tiny.world import World, fact_question, fact_sentence, make_world, random_person
 from prolong.io import atomic_write_json
 
-# Bumped whenever the generators' output changes for the same config; a corpus built by another version is rebuilt.
+# Bumped whenever the output of a tiny generator (this corpus, the eval suite, the SFT instructions) changes for the
+# same config: data built by another version is rebuilt, and the tiny runs' names change with it
+# (prolong.tiny.build.world_fingerprint); tests/tiny/test_world_digest.py fails until it is bumped.
 # 2: code repos generated from the seed (1 read the machine's Python installation).
 # 3: skill passages in the short sources, books recalled throughout, a cast drawn per document (issue 12).
 # 4: passkey passages (the NIAH passkey) among the skill passages; the drills source.

@@ -21,6 +21,7 @@ from prolong.eval import prompts as P
 from prolong.eval.tasks.icl import balance_labels, icl_item, label_ids
 from prolong.eval.tasks.recall import json_kv_fields, needles_fields, passkey_fields
 from prolong.io import atomic_write_json, atomic_write_text
+from prolong.tiny.corpus import GENERATOR_VERSION
 from prolong.tiny.eval_suite import (ICL_SPECS, QUESTIONS, icl_rows, jsonl_text, longdoc_rows, profiles, rag_rows,
                                      rerank_rows)
 from prolong.tiny.long_qa import rule_based_long_qa
@@ -125,10 +126,12 @@ def suite_instructions(seed: int = 0, n_per_task: int = 20) -> list[dict[str, An
 
 def write_instructions(books_path: Path, out_dir: Path, spec: InstructionSpec = InstructionSpec(),
                        force: bool = False) -> bool:
-    """Write the tiny SFT files (module doc) to `out_dir` unless present with the same spec (its manifest.json);
-    `books_path` is the tiny corpus's books.jsonl (for the synthetic long QA). True when written."""
+    """Write the tiny SFT files (module doc) to `out_dir` unless present with the same spec and generator version
+    (its manifest.json: files made from another version's books or suite are rewritten); `books_path` is the tiny
+    corpus's books.jsonl (for the synthetic long QA). True when written."""
     manifest = out_dir / "manifest.json"
-    if not force and manifest.is_file() and json.loads(manifest.read_text()) == asdict(spec):
+    stamp = {**asdict(spec), "generator": GENERATOR_VERSION}
+    if not force and manifest.is_file() and json.loads(manifest.read_text()) == stamp:
         return False
     rows = suite_instructions(spec.seed, spec.n_per_task) + world_chat(spec.seed, spec.n_world_chat)
     random.Random(spec.seed).shuffle(rows)
@@ -139,5 +142,5 @@ def write_instructions(books_path: Path, out_dir: Path, spec: InstructionSpec = 
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "instructions.jsonl", jsonl_text(rows))
     atomic_write_text(out_dir / "synthetic_long.jsonl", jsonl_text([{"task": "synthetic_long", **r} for r in synth]))
-    atomic_write_json(manifest, asdict(spec))
+    atomic_write_json(manifest, stamp)
     return True

@@ -42,6 +42,12 @@ def test_tiny_build_end_to_end(tmp_path, monkeypatch):
     # a corpus written by another version of the generators is rebuilt, though its config is the same
     (built.corpus_dir / "manifest.json").write_text(json.dumps({**manifest, "generator": GENERATOR_VERSION - 1}))
     assert {"corpus", "tokenizer", "stores"} <= set(build_tiny(params=tmp_path / "corpus.yaml", workers=0).seconds)
+    # so are an eval suite and SFT files made by another version (the SFT files are made from the books and suite)
+    (built.eval_suite / "tiny_suite.json").write_text(json.dumps({"generator": GENERATOR_VERSION - 1}))
+    sft_manifest = json.loads((built.sft_dir / "manifest.json").read_text())
+    (built.sft_dir / "manifest.json").write_text(json.dumps({**sft_manifest, "generator": GENERATOR_VERSION - 1}))
+    assert set(build_tiny(params=tmp_path / "corpus.yaml", workers=0).seconds) == {"eval_suite", "sft"}
+    assert build_tiny(params=tmp_path / "corpus.yaml").seconds == {}
 
     from transformers import AutoTokenizer
 

@@ -41,9 +41,10 @@ def test_experiment_stage_names_unchanged():
     names = {s.name for arm in graph.arms for s in arm.stages}
     # the base chain of issue 12: two drill stages, the passkey stage, the base on every source
     # (params/tiny/base_chain.yaml);
-    # names cover the params and the parsed mixture file they name (prolong.experiments.graph.stage_name)
-    assert names == {"base-drills-0501f75f1e", "base-drills-33973966d5", "base-drills-f2f5474d89", "base-d3f8a05ba3",
-                     "stage1-77d013be15", "stage2-1f3c10bd8f", "sft-67c0368a43"}
+    # names cover the params, the parsed mixture file they name and the tiny world they read (its generator version
+    # and corpus params) (prolong.experiments.graph.stage_name)
+    assert names == {"base-drills-1f6aface45", "base-drills-b312e1d569", "base-drills-d6f8cf8bcc", "base-7d70edf64c",
+                     "stage1-fe12d84b2f", "stage2-18e353a6f4", "sft-831de08a3f"}
 
 
 def test_a_set_switch_is_logged_and_named_in_errors():
