@@ -44,7 +44,7 @@ MIXTURES = {"params/tiny/mixtures/ablations/long_books_repos.yaml": "params/tiny
 "a mixture file that moved (same mixture): old path -> current path"
 CHANGED_MIXTURES = {"params/tiny/mixtures/stage1.yaml"}
 "a mixture file whose path is kept but whose mixture is another now: a run trained on the old one maps to nothing"
-TINY_TOKENIZER = "tiny/tokenizer"
+TINY_TOKENIZER = paths.TINY_TOKENIZER
 "what `data.build_tiny: true` + `data.tokenizer: null` trained with (`prolong data build-tiny` writes it there)"
 REMOVED = ("build_tiny",)
 "keys of `data` and `data.sft` that the current params no longer have"

@@ -261,13 +261,14 @@ def test_a_regenerated_tiny_world_names_other_runs(tmp_path, monkeypatch):
 
     tiny = resolve_stage(StageSpec(str(TINY / "stages" / "stage1.yaml")), None, None, None).name
     paper = resolve_stage(StageSpec(str(paths.PARAMS_DIR / "paper" / "stages" / "stage1.yaml")), None, None, None).name
+    original = tiny_build.TINY_CORPUS_PARAMS.read_text()
     corpus = tmp_path / "corpus.yaml"
-    corpus.write_text("# a comment\n" + tiny_build.TINY_CORPUS_PARAMS.read_text())
+    corpus.write_text("# a comment\n" + original)
     monkeypatch.setattr(tiny_build, "TINY_CORPUS_PARAMS", corpus)
     assert resolve_stage(StageSpec(str(TINY / "stages" / "stage1.yaml")), None, None, None).name == tiny
-    corpus.write_text(corpus.read_text().replace("n_books: 100", "n_books: 101"))
+    corpus.write_text(original.replace("n_books: 100", "n_books: 101"))
     assert resolve_stage(StageSpec(str(TINY / "stages" / "stage1.yaml")), None, None, None).name != tiny
-    corpus.write_text(tiny_build.paths.PARAMS_DIR.joinpath("tiny", "corpus.yaml").read_text())
+    corpus.write_text(original)
     monkeypatch.setattr(tiny_build, "GENERATOR_VERSION", tiny_build.GENERATOR_VERSION + 1)
     assert resolve_stage(StageSpec(str(TINY / "stages" / "stage1.yaml")), None, None, None).name != tiny
     assert resolve_stage(StageSpec(str(paths.PARAMS_DIR / "paper" / "stages" / "stage1.yaml")), None, None,

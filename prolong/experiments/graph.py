@@ -76,10 +76,9 @@ def stage_name(prefix: str, params: dict[str, Any]) -> str:
 
 
 def _reads_tiny_world(params: dict[str, Any]) -> bool:
-    """A stage on the tiny world's data: its tokenizer is the one `prolong data build-tiny` trains (every tiny store
-    and SFT file is tokenized with it; the other scales name a pretrained model's tokenizer)."""
-    tokenizer = str((params.get("data") or {}).get("tokenizer") or "")
-    return tokenizer == "tiny/tokenizer" or tokenizer.startswith("tiny/tokenizer/")
+    """A stage on the tiny world's data: it names the tiny tokenizer (every tiny store and SFT file is tokenized with
+    it; the other scales name a pretrained model's tokenizer)."""
+    return (params.get("data") or {}).get("tokenizer") == paths.TINY_TOKENIZER
 
 
 @dataclass
