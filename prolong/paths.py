@@ -12,9 +12,9 @@ PARAMS_DIR = REPO_ROOT / "params"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 PAPER_RESULTS_DIR = REPO_ROOT / "results" / "paper"
 BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
+# the tiny scale's tokenizer under the data root (`prolong data build-tiny` trains it; every tiny store is tokenized
+# with it, so a stage that names it reads the tiny world)
 TINY_TOKENIZER = "tiny/tokenizer"
-"the tiny scale's tokenizer under the data root (`prolong data build-tiny` trains it; every tiny store is tokenized
-with it, so a stage that names it reads the tiny world)"
 
 
 def runs_dir() -> Path:
