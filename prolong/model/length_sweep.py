@@ -64,6 +64,14 @@ class SweepConfig(Config):
 
 def run_sweep(cfg: SweepConfig, log=print) -> pd.DataFrame:
     """Evaluate every length not yet logged, then write the tidy table, its markdown and the figure."""
+    table = sweep_table(evaluate_lengths(cfg, log))
+    write_outputs(table, paths.REPO_ROOT / cfg.out)
+    return table
+
+
+def evaluate_lengths(cfg: SweepConfig, log=print) -> list[Run]:
+    """One eval run per length (`runs/eval/<name>-L<length>`), evaluated unless already done; the model is loaded
+    only when a length has to run."""
     from prolong.eval.runner import evaluate_model, load_model
     from prolong.model.build import resolve_model_path
 
@@ -85,17 +93,22 @@ def run_sweep(cfg: SweepConfig, log=print) -> pd.DataFrame:
         evaluate_model(model, tok, ecfg, run)
         run.set_status("done", f"{time.perf_counter() - t0:.0f} s")
         log(f"{run.path}: {length} tokens in {time.perf_counter() - t0:.0f} s")
-    table = sweep_table(runs)
-    write_outputs(table, paths.REPO_ROOT / cfg.out)
-    return table
+    return runs
 
 
 def sweep_table(runs: list[Run]) -> pd.DataFrame:
-    """One row per (task, length): items, main metric (x100), its standard error over items, seconds."""
+    """One row per (task, length): items, main metric (x100), its standard error over items, seconds. Perplexity
+    (a whole-model result, no items) gives its PPL itself, `n` its documents and no standard error."""
     rows = []
     for run in runs:
         for dataset, length, res in run.evals():
-            if "data" not in res:
+            if dataset == "ppl":
+                m = res["averaged_metrics"]
+                rows.append({"task": dataset, "length": length, "n": int(m["num_docs"]), "metric": "ppl",
+                             "score": float(m["ppl"]), "se": float("nan"), "input_tokens": int(m["tokens"]),
+                             "wall_s": res.get("throughput", {}).get("wall_s"), "run": run.ref})
+                continue
+            if not res.get("data"):
                 continue
             main = res["averaged_metrics"]["main_metric"]
             vals = [100 * d["metrics"][main] for d in res["data"]]
@@ -103,14 +116,15 @@ def sweep_table(runs: list[Run]) -> pd.DataFrame:
             mean = sum(vals) / n
             se = (sum((v - mean) ** 2 for v in vals) / (n - 1)) ** 0.5 / n ** 0.5 if n > 1 else float("nan")
             rows.append({"task": dataset, "length": length, "n": n, "metric": main, "score": mean, "se": se,
-                         "input_tokens": sum(d["input_len"] for d in res["data"]),
-                         "wall_s": res["throughput"].get("wall_s"), "run": run.ref})
+                         # short tasks (HellaSwag, ARC) score by log-likelihood: no prompt lengths, no timing
+                         "input_tokens": sum(d.get("input_len", 0) for d in res["data"]),
+                         "wall_s": res.get("throughput", {}).get("wall_s"), "run": run.ref})
     return pd.DataFrame(rows).sort_values(["task", "length"]).reset_index(drop=True)
 
 
-def markdown_table(table: pd.DataFrame) -> str:
-    """Tasks as rows, lengths as columns: 'score (n)'."""
-    cells = table.assign(cell=[f"{s:.0f} ({n})" for s, n in zip(table.score, table.n)])
+def markdown_table(table: pd.DataFrame, cells: list[str] | None = None) -> str:
+    """Tasks as rows, lengths as columns: 'score (n)', or the given cell per row."""
+    cells = table.assign(cell=cells if cells is not None else [f"{s:.0f} ({n})" for s, n in zip(table.score, table.n)])
     wide = cells.pivot(index="task", columns="length", values="cell").fillna("-")
     heads = ["task", *(f"{c // 1024}K" for c in wide.columns)]
     lines = ["| " + " | ".join(heads) + " |", "|:---|" + "---:|" * len(wide.columns)]
