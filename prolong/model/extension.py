@@ -231,7 +231,7 @@ def markdown(table: pd.DataFrame) -> str:
     parts = []
     for arm in [a for a in ARMS if a in set(table.arm)]:
         t = table[table.arm == arm]
-        fmt = [".1f" if task == "ppl" else ".0f" for task in t.task]  # PPL is not x100
+        fmt = [".2f" if task == "ppl" else ".0f" for task in t.task]  # PPL is not x100
         cell = [f"{s:{f}} ± {e:{f}} ({n}x{k})" if not math.isnan(e) else f"{s:{f}} ({n}x{k})"
                 for s, e, n, k, f in zip(t.score, t.se, t.n, t.seeds, fmt)]
         parts.append(f"**{arm}**\n\n" + markdown_table(t, cell))

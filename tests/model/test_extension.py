@@ -110,7 +110,15 @@ def test_sweep_table_takes_perplexity_and_the_figure_draws_it(tmp_path):
     assert t[t.task == "json_kv"].iloc[0].score == 50.0
     table = extension_table([("original", None, t), ("stage1", 0, t.assign(score=t.score + 1)),
                              ("stage1", 1, t.assign(score=t.score + 3))])
-    assert "12.5 (16x1)" in markdown(table) and "14.5 ± 1.0 (16x2)" in markdown(table)
+    assert "12.50 (16x1)" in markdown(table) and "14.50 ± 1.00 (16x2)" in markdown(table)
     write_outputs(table, tmp_path / "out")
     assert (tmp_path / "out" / "recall_vs_length.png").stat().st_size > 0
     assert "ppl" in (tmp_path / "out" / "recall_vs_length.csv").read_text()
+
+
+def test_readme_shows_the_measured_extension_table():
+    readme = (paths.REPO_ROOT / "README.md").read_text()
+    begin = "<!-- smollm2-extension: copied from results/smollm2_extension_quick/recall_vs_length.md -->\n"
+    block = readme.split(begin)[1].split("<!-- /smollm2-extension -->")[0].strip()
+    measured = paths.REPO_ROOT / "results" / "smollm2_extension_quick" / "recall_vs_length.md"
+    assert block == measured.read_text().strip()
