@@ -122,3 +122,16 @@ def test_readme_shows_the_measured_extension_table():
     block = readme.split(begin)[1].split("<!-- /smollm2-extension -->")[0].strip()
     measured = paths.REPO_ROOT / "results" / "smollm2_extension_quick" / "recall_vs_length.md"
     assert block == measured.read_text().strip()
+
+
+def test_device_check_params_are_stage1_at_32k_beside_theta_alone():
+    from prolong.data.config import MixtureConfig
+
+    cfg = ExtensionConfig.from_yaml(paths.REPO_ROOT / "params" / "small" / "extension_smollm2_gpu.yaml")
+    p = stage1_params(cfg, 0)
+    assert "theta_only" in cfg.arms and cfg.max_length() == 32768 == p.model.max_position_embeddings
+    assert (p.data.seq_len, p.train.steps, p.model.gradient_checkpointing) == (32768, 300, True)
+    assert p.train.peak_flops_per_device == 989e12 and p.model.rope_theta == 1.6e6
+    mix = MixtureConfig.from_yaml(p.data.mixture_path())
+    long = {n: d for n, d in mix.domains.items() if n.endswith("_16k")}
+    assert len(long) == 2 and all(d.min_tokens == 16384 for d in long.values())
