@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 
 from prolong.io import CorruptFileError
-from prolong.model import extension, length_sweep, smollm2
+from prolong.experiments import real_extension as extension
+from prolong.model import length_sweep, smollm2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,5 +1,5 @@
-"""The CPU extension of a real checkpoint (prolong/model/extension.py): its params, the theta-only control model,
-and the table over seeds. No SmolLM2 needed: a two-layer random Llama stands in for the checkpoint."""
+"""The CPU extension of a real checkpoint (prolong/experiments/real_extension.py): its params, the theta-only control
+model, and the table over seeds. No SmolLM2 needed: a two-layer random Llama stands in for the checkpoint."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from prolong import paths
 from prolong.config import ConfigError
-from prolong.model.extension import (ExtensionConfig, extension_table, heldout_text, markdown, stage1_params,
-                                     theta_only_model, write_outputs)
+from prolong.experiments.real_extension import (ExtensionConfig, extension_table, heldout_text, markdown,
+                                               stage1_params, theta_only_model, write_outputs)
 from prolong.model.length_sweep import sweep_table
 from prolong.runs import Run
 
