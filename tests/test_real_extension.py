@@ -40,6 +40,8 @@ def test_bad_params_name_the_field():
         ExtensionConfig.from_yaml(PARAMS, overrides=["arms=[original, stage2]"])
     with pytest.raises(ConfigError, match="tasks_at: length 65536"):
         ExtensionConfig.from_yaml(PARAMS, overrides=["tasks_at={65536: [json_kv]}"])
+    with pytest.raises(ConfigError, match="past window 16384"):
+        ExtensionConfig.from_yaml(PARAMS, overrides=["window=16384"])
     with pytest.raises(ConfigError, match="seeds"):
         ExtensionConfig.from_yaml(PARAMS, overrides=["seeds=[]"])
 

@@ -68,6 +68,8 @@ class ExtensionConfig(Config):
     "Stage 1's seeds (data order and training); the untrained arms need none"
     stage1_set: list[str] = field(default_factory=list)
     "extra `key=value` overrides of Stage 1's params (e.g. train.steps=2 for a smoke run)"
+    window: int = 32768
+    "max_position_embeddings of the theta-raised arms (Stage 1's as well): fixed, so adding a length keeps the runs"
     arms: list[str] = field(default_factory=lambda: list(ARMS))
     "the arms to run (original, theta_only, stage1)"
     out: str = "results/smollm2_extension"
@@ -82,6 +84,8 @@ class ExtensionConfig(Config):
         if "stage1" in self.arms and not self.seeds:
             raise ConfigError("seeds: the stage1 arm needs at least one seed")
         self.sweep(self.model, "check")  # samples and tasks_at are validated as a sweep's
+        if self.max_length() > self.window:
+            raise ConfigError(f"samples: length {self.max_length()} is past window {self.window}")
 
     def sweep(self, model: str | Path, label: str) -> SweepConfig:
         """The length sweep of one arm's model (runs/eval/<name>-<label>-L<length>)."""
@@ -97,7 +101,7 @@ def load_extension(path: str | Path = DEFAULT_PARAMS, overrides: list[str] | Non
 
 
 def theta_only_model(cfg: ExtensionConfig, log=print) -> Path:
-    """The checkpoint with RoPE theta raised and its window set to the longest evaluated length, nothing trained
+    """The checkpoint with RoPE theta raised and its window set to `window`, nothing trained
     (built through the same `build_model` as a training stage, saved as a training run's final model)."""
     import torch
 
@@ -109,12 +113,12 @@ def theta_only_model(cfg: ExtensionConfig, log=print) -> Path:
     run = Run.open("train", f"{cfg.name}-theta_only",
                    {"experiment": "theta_only", "label": "RoPE theta raised, nothing trained",
                     "model": {"pretrained": str(src), "rope_theta": cfg.rope_theta,
-                              "max_position_embeddings": cfg.max_length()}, "data": {}, "train": {"steps": 0}})
+                              "max_position_embeddings": cfg.window}, "data": {}, "train": {"steps": 0}})
     out = run.path / MODEL_DIR
     if run.is_done() and (out / "config.json").is_file():
         return out
     lm = build_model(ModelConfig(pretrained=str(src), rope_theta=cfg.rope_theta,
-                                 max_position_embeddings=cfg.max_length()), dtype=torch.float32)
+                                 max_position_embeddings=cfg.window), dtype=torch.float32)
     tmp = out.parent / f".tmp-{out.name}"
     shutil.rmtree(tmp, ignore_errors=True)
     lm.save_pretrained(tmp)
@@ -133,7 +137,8 @@ def stage1_params(cfg: ExtensionConfig, seed: int):
     """Stage 1's params for one seed: the checkpoint, the raised theta, the seed, then `stage1_set`."""
     from prolong.train.config import TrainParams
 
-    sets = [f"model.pretrained={cfg.model}", f"model.rope_theta={cfg.rope_theta}", f"train.seed={seed}",
+    sets = [f"model.pretrained={cfg.model}", f"model.rope_theta={cfg.rope_theta}",
+            f"model.max_position_embeddings={cfg.window}", f"train.seed={seed}",
             f"data.seed={seed}", *cfg.stage1_set]
     return TrainParams.from_yaml(paths.REPO_ROOT / cfg.stage1, overrides=sets)
 
