@@ -109,7 +109,9 @@ def test_sweep_table_takes_perplexity_and_the_figure_draws_it(tmp_path):
     t = sweep_table([run])
     ppl = t[t.task == "ppl"].iloc[0]
     assert (ppl.score, ppl.n, ppl.length, ppl.metric) == (12.5, 16, 1024, "ppl") and math.isnan(ppl.se)
-    assert t[t.task == "json_kv"].iloc[0].score == 50.0
+    kv = t[t.task == "json_kv"].iloc[0]
+    assert (kv.score, kv.n, kv.input_tokens, kv.wall_s) == (50.0, 2, 8000, 5.0)
+    assert kv.se == pytest.approx(50.0)                                  # sd 70.7 over two items
     table = extension_table([("original", None, t), ("stage1", 0, t.assign(score=t.score + 1)),
                              ("stage1", 1, t.assign(score=t.score + 3))])
     assert "12.50 (16x1)" in markdown(table) and "14.50 ± 1.00 (16x2)" in markdown(table)

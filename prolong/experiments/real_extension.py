@@ -16,8 +16,9 @@ Evaluated on JSON KV and RULER's MK-needle (the passkey is too easy to show what
 16K with theta raised and no training), the passkey, and, for what the short data is there to keep, perplexity on
 real English held out from every arm's training: the Python documentation's topic pages that ship with the
 interpreter (`pydoc_data.topics`, written to `<data root>/<eval.ppl.file>` on first use). HellaSwag and ARC need their
-files under the data root (not shipped, nothing is downloaded); put them in `eval.tasks` when they are there. The table gives, per arm, task and length, the mean over seeds and its standard error (stage1),
-with the items per seed; the figure draws them with error bars over seeds.
+files under the data root (not shipped, nothing is downloaded); put them in `eval.tasks` when they are there. The
+table gives, per arm, task and length, the mean over seeds and its standard error (stage1), with the items per seed;
+the figure draws them with error bars over seeds.
 
 The training text is the tiny world's (`prolong data build-tiny`), re-tokenized with SmolLM2's tokenizer into
 `small/cpu_stores/` (params/small/mixtures/cpu_corpus.yaml): local, generated, the same source kinds as the paper
@@ -27,7 +28,6 @@ scale. Everything already logged (a stage, an eval length) is reused, so a stopp
 from __future__ import annotations
 
 import math
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +37,8 @@ from prolong import paths
 from prolong.config import Config, ConfigError
 from prolong.eval.config import EvalConfig
 from prolong.io import atomic_write_text
-from prolong.model.length_sweep import SweepConfig, evaluate_lengths, markdown_table, sweep_table
+from prolong.model.length_sweep import SweepConfig, evaluate_lengths, markdown_table, require_checkpoint, sweep_table
+from prolong.report.verdict import Estimate
 from prolong.runs import MODEL_DIR, Run
 
 ARMS = ("original", "theta_only", "stage1")
@@ -106,7 +107,7 @@ def theta_only_model(cfg: ExtensionConfig, log=print) -> Path:
     import torch
 
     from prolong.model.build import ModelConfig, build_model, resolve_model_path
-    from prolong.train.export import make_portable
+    from prolong.train.stage import write_model_folder
 
     src = resolve_model_path(cfg.model)
     # params in a training stage's shape (its model card reads them): the model section and no data, no steps
@@ -119,15 +120,8 @@ def theta_only_model(cfg: ExtensionConfig, log=print) -> Path:
         return out
     lm = build_model(ModelConfig(pretrained=str(src), rope_theta=cfg.rope_theta,
                                  max_position_embeddings=cfg.window), dtype=torch.float32)
-    tmp = out.parent / f".tmp-{out.name}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    lm.save_pretrained(tmp)
-    for f in src.iterdir():  # the tokenizer and chat template, as they are
-        if f.name.startswith(("tokenizer", "chat_template", "special_tokens")):
-            shutil.copy2(f, tmp / f.name)
-    make_portable(tmp, torch.float32)
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.replace(out)
+    has_tokenizer = (src / "tokenizer_config.json").is_file()  # with its chat template; a bare test model has none
+    write_model_folder(lm, out, str(src) if has_tokenizer else None, torch.float32)
     run.set_status("done", f"theta {cfg.rope_theta:g}, no training")
     log(f"{out}: theta {cfg.rope_theta:g}, nothing trained")
     return out
@@ -143,17 +137,14 @@ def stage1_params(cfg: ExtensionConfig, seed: int):
     return TrainParams.from_yaml(paths.REPO_ROOT / cfg.stage1, overrides=sets)
 
 
-def stage1_model(cfg: ExtensionConfig, seed: int, log=print) -> Path:
-    """Train Stage 1 for one seed unless logged as done (a stopped run resumes from its checkpoint)."""
+def stage1_model(cfg: ExtensionConfig, seed: int) -> Path:
+    """Stage 1 for one seed through the training loop, which refuses a run folder made with other params, returns at
+    once when the run is already trained and resumes a stopped one from its checkpoint."""
     from prolong.train.loop import train
 
-    name = f"{cfg.name}-stage1-s{seed}"
-    run = Run.at(f"train/{name}")
-    if run.is_done() and (run.path / MODEL_DIR).is_dir():
-        log(f"{run.path}: done, not trained again")
-        return run.path / MODEL_DIR
-    run = train(stage1_params(cfg, seed), run_name=name)
-    run.set_status("done")
+    run = train(stage1_params(cfg, seed), run_name=f"{cfg.name}-stage1-s{seed}")
+    if not (run.path / MODEL_DIR).is_dir():
+        raise RuntimeError(f"{run.path}: Stage 1 stopped before its last step ({run.status()}); run again to continue")
     return run.path / MODEL_DIR
 
 
@@ -170,7 +161,8 @@ def heldout_text(cfg: ExtensionConfig) -> Path | None:
 
         from pydoc_data.topics import topics
 
-        lines = [json.dumps({"text": topics[k], "source": f"pydoc_data.topics[{k!r}] (Python {sys.version.split()[0]})"})
+        version = sys.version.split()[0]
+        lines = [json.dumps({"text": topics[k], "source": f"pydoc_data.topics[{k!r}] (Python {version})"})
                  for k in sorted(topics)]
         p.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(p, "\n".join(lines) + "\n")
@@ -189,10 +181,7 @@ def ensure_stores(cfg: ExtensionConfig) -> None:
 
 def run_extension(cfg: ExtensionConfig, log=print) -> pd.DataFrame:
     """Every arm's model, its sweep, then the table and the figure (module doc)."""
-    from prolong.model.build import resolve_model_path
-
-    if not (resolve_model_path(cfg.model) / "config.json").is_file():
-        raise FileNotFoundError(f"{resolve_model_path(cfg.model)}: no checkpoint (for SmolLM2: `make smollm2`)")
+    require_checkpoint(cfg.model)
     heldout_text(cfg)
     sweeps: list[tuple[str, int | None, list[Run]]] = []
     if "original" in cfg.arms:
@@ -203,7 +192,7 @@ def run_extension(cfg: ExtensionConfig, log=print) -> pd.DataFrame:
     if "stage1" in cfg.arms:
         ensure_stores(cfg)
         for seed in cfg.seeds:
-            model = stage1_model(cfg, seed, log)
+            model = stage1_model(cfg, seed)
             sweeps.append(("stage1", seed, evaluate_lengths(cfg.sweep(model, f"stage1-s{seed}"), log)))
     table = extension_table([(arm, seed, sweep_table(runs)) for arm, seed, runs in sweeps])
     write_outputs(table, paths.REPO_ROOT / cfg.out)
@@ -221,11 +210,9 @@ def extension_table(per_run: list[tuple[str, int | None, pd.DataFrame]]) -> pd.D
     long = pd.DataFrame(rows)
     out = []
     for (arm, task, length), g in long.groupby(["arm", "task", "length"], sort=False):
-        k = len(g)
-        sd = g.score.std(ddof=1) if k > 1 else math.nan
-        out.append({"arm": arm, "task": task, "length": int(length), "seeds": k, "n": int(g.n.iloc[0]),
-                    "score": float(g.score.mean()), "se": float(sd / math.sqrt(k)) if k > 1 else math.nan,
-                    "wall_s": float(g.wall_s.sum())})
+        est = Estimate.of(g.score)  # over seeds
+        out.append({"arm": arm, "task": task, "length": int(length), "seeds": est.n, "n": int(g.n.iloc[0]),
+                    "score": est.mean, "se": est.se, "wall_s": float(g.wall_s.sum())})
     order = {a: i for i, a in enumerate(ARMS)}
     return (pd.DataFrame(out).sort_values(["task", "length", "arm"], key=lambda c: c.map(order) if c.name == "arm"
                                           else c).reset_index(drop=True))

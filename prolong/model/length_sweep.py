@@ -22,6 +22,7 @@ from prolong import paths
 from prolong.config import Config, ConfigError
 from prolong.eval.config import EvalConfig
 from prolong.io import atomic_write_text
+from prolong.report.verdict import Estimate
 from prolong.runs import Run
 
 
@@ -69,15 +70,22 @@ def run_sweep(cfg: SweepConfig, log=print) -> pd.DataFrame:
     return table
 
 
+def require_checkpoint(model: str | Path) -> Path:
+    """The checkpoint folder of `model` (relative paths under the data root), or an error naming it."""
+    from prolong.model.build import resolve_model_path
+
+    model_dir = resolve_model_path(model)
+    if not (model_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{model_dir}: no checkpoint (for SmolLM2: `make smollm2`)")
+    return model_dir
+
+
 def evaluate_lengths(cfg: SweepConfig, log=print) -> list[Run]:
     """One eval run per length (`runs/eval/<name>-L<length>`), evaluated unless already done; the model is loaded
     only when a length has to run."""
     from prolong.eval.runner import evaluate_model, load_model
-    from prolong.model.build import resolve_model_path
 
-    model_dir = resolve_model_path(cfg.model)
-    if not (model_dir / "config.json").is_file():
-        raise FileNotFoundError(f"{model_dir}: no checkpoint (for SmolLM2: `make smollm2`)")
+    model_dir = require_checkpoint(cfg.model)
     model = tok = None
     runs = []
     for length in sorted(cfg.samples):
@@ -106,19 +114,17 @@ def sweep_table(runs: list[Run]) -> pd.DataFrame:
                 m = res["averaged_metrics"]
                 rows.append({"task": dataset, "length": length, "n": int(m["num_docs"]), "metric": "ppl",
                              "score": float(m["ppl"]), "se": float("nan"), "input_tokens": int(m["tokens"]),
-                             "wall_s": res.get("throughput", {}).get("wall_s"), "run": run.ref})
+                             "wall_s": res["throughput"].get("wall_s"), "run": run.ref})
                 continue
             if not res.get("data"):
                 continue
             main = res["averaged_metrics"]["main_metric"]
-            vals = [100 * d["metrics"][main] for d in res["data"]]
-            n = len(vals)
-            mean = sum(vals) / n
-            se = (sum((v - mean) ** 2 for v in vals) / (n - 1)) ** 0.5 / n ** 0.5 if n > 1 else float("nan")
-            rows.append({"task": dataset, "length": length, "n": n, "metric": main, "score": mean, "se": se,
+            est = Estimate.of(100 * d["metrics"][main] for d in res["data"])  # over items
+            rows.append({"task": dataset, "length": length, "n": est.n, "metric": main, "score": est.mean,
+                         "se": est.se,
                          # short tasks (HellaSwag, ARC) score by log-likelihood: no prompt lengths, no timing
                          "input_tokens": sum(d.get("input_len", 0) for d in res["data"]),
-                         "wall_s": res.get("throughput", {}).get("wall_s"), "run": run.ref})
+                         "wall_s": res["throughput"].get("wall_s"), "run": run.ref})
     return pd.DataFrame(rows).sort_values(["task", "length"]).reset_index(drop=True)
 
 

@@ -134,14 +134,20 @@ def save_final_model(acc: Accelerator, net: torch.nn.Module, out: Path, tokenize
     tokenizer readable by transformers 4.44+ and 5 (prolong.train.export.make_portable)."""
     state = acc.get_state_dict(net)  # full state dict (gathered on rank 0 under FSDP)
     if acc.is_main_process:
-        lm = acc.unwrap_model(net).lm
-        tmp = out.parent / f".tmp-{out.name}"
-        shutil.rmtree(tmp, ignore_errors=True)
         weights = {k.removeprefix("lm."): (v.to(dtype) if v.is_floating_point() else v) for k, v in state.items()}
-        lm.save_pretrained(tmp, state_dict=weights)
-        if tokenizer_path is not None:
-            load_tokenizer(tokenizer_path).save_pretrained(tmp)
-        make_portable(tmp, dtype)
-        shutil.rmtree(out, ignore_errors=True)
-        os.replace(tmp, out)
+        write_model_folder(acc.unwrap_model(net).lm, out, tokenizer_path, dtype, weights)
     acc.wait_for_everyone()
+
+
+def write_model_folder(lm: torch.nn.Module, out: Path, tokenizer_path: str | None, dtype: torch.dtype,
+                       state_dict: dict[str, torch.Tensor] | None = None) -> None:
+    """One process's half of `save_final_model`: `lm` (or `state_dict` on its config) and the tokenizer into a temp
+    folder, made portable, then renamed onto `out`, so a crash never leaves half a model under `out`."""
+    tmp = out.parent / f".tmp-{out.name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    lm.save_pretrained(tmp, state_dict=state_dict)
+    if tokenizer_path is not None:
+        load_tokenizer(tokenizer_path).save_pretrained(tmp)
+    make_portable(tmp, dtype)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
