@@ -23,6 +23,7 @@ from prolong.experiments.config import ExperimentSpec
 from prolong.experiments.eval_data import require_helmet_data
 from prolong.experiments.eval_pool import evaluate_all
 from prolong.experiments.graph import ArmNode, Graph, StageNode, resolve
+from prolong.experiments.shipped_base import install_shipped_base
 from prolong.io import atomic_write_text
 from prolong.runs import MODEL_DIR, Run, append_index, read_index
 from prolong.train.loop import train
@@ -125,6 +126,8 @@ def run_graph(graph: Graph, skip_logged: bool = True, log=None, *, scale: str = 
                 rows.append(row)
                 continue
             log(f"{name}: {arm.arm.label}")
+            if scale == "tiny":
+                install_shipped_base(arm.stages, log)  # the shipped tiny base, when the chain names it
             for stage in stages_to_train(arm.stages, log):
                 train_stage(stage, log, train_missing)
             trained.append((len(rows), arm))

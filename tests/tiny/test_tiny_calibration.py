@@ -1,32 +1,23 @@
 """The tiny base model is calibrated (issue 12): its retrieval is well above chance at its own length (256) and well
 below that at 4x its length (1024), so that context extension has headroom. 12 passkey items per length, greedy,
-through the project's evaluation, on the base that `make reproduce` trains into the run store (runs/; 14:45 in a
-fresh-clone run on 2 CPU cores, so the test is skipped until it is there: run it after a reproduction with PROLONG_RUNS unset)."""
+through the project's evaluation, on the base the repository ships (results/tiny_base: the run the base chain
+trains, prolong.experiments.shipped_base)."""
 
 from __future__ import annotations
-
-import os
 
 import pytest
 
 from prolong import paths
 from prolong.eval.config import EvalConfig
 from prolong.eval.runner import evaluate_model, load_model
-from prolong.experiments.graph import arm_chain, load_experiment
-from prolong.runs import MODEL_DIR, Run
+from prolong.experiments.shipped_base import SHIPPED_DIR, read_manifest
+from prolong.runs import MODEL_DIR
 from tests.helpers.markers import integration
 
 
 @pytest.fixture(scope="module")
 def base_model_dir():
-    spec = load_experiment("tiny", "T18")
-    chain, _ = arm_chain(spec, spec.arms[0], 0, None)
-    base = chain[len(spec.base) - 1]  # the last stage of the base chain: the tiny base model
-    store = os.environ.get("PROLONG_TINY_BASE_RUNS", str(paths.REPO_ROOT / "runs"))  # the repository's run store
-    run = Run.at(base.ref, store)
-    if not (run.is_done() and (run.path / MODEL_DIR).is_dir()):
-        pytest.skip(f"{run.path}: the tiny base is not trained yet (make reproduce trains it)")
-    return run.path / MODEL_DIR
+    return SHIPPED_DIR / read_manifest()["run"] / MODEL_DIR
 
 
 @integration
