@@ -17,8 +17,9 @@ from prolong.runs import MODEL_DIR, Run, params_fingerprint, read_index
 from prolong.train.config import TrainParams
 
 # The old stage params files (548f515: params/tiny/experiments/{base,extend}.yaml, params/tiny/sft.yaml), comments cut;
-# the base's step count is today's (a store migrates onto the same runs only when the recipe is the same).
+# the base's and Stage 1's step counts are today's (a store migrates onto the same runs only when the recipe is the same).
 _BASE_STEPS = read_yaml(paths.PARAMS_DIR / "tiny" / "stages" / "base.yaml")["train"]["steps"]
+_STAGE1_STEPS = read_yaml(paths.PARAMS_DIR / "tiny" / "stages" / "stage1.yaml")["train"]["steps"]
 _MODEL = dict(pretrained=None, hidden_size=128, intermediate_size=384, num_layers=4, num_heads=4, num_kv_heads=2,
               vocab_size=None, doc_masking=True, attention="auto", gradient_checkpointing=False, loss_block_size=256)
 _OPTIM = dict(betas=[0.9, 0.95], eps=1.0e-8, weight_decay=0.1, grad_clip=1.0, min_lr_ratio=0.1)
@@ -36,7 +37,8 @@ OLD = {
                "data": {"mixture": "params/tiny/mixtures/ablations/long_books_repos.yaml", "seq_len": 1024,
                         "tokenizer": None, "build_tiny": True, "seed": 0},
                "optim": {"lr": 1.0e-3, **_OPTIM, "warmup_fraction": 0.1},
-               "train": {"steps": 20, "batch_size": 4, "micro_batch_size": 4, **_TRAIN, "checkpoint_every": 20,
+               "train": {"steps": _STAGE1_STEPS, "batch_size": 4, "micro_batch_size": 4, **_TRAIN,
+                         "checkpoint_every": _STAGE1_STEPS,
                          "keep_checkpoints": 1, "init_from": None, "load_optimizer": False}},
     "sft": {"experiment": "sft", "name": "tiny-sft", "label": "Tiny SFT (short instructions)",
             "model": {**_MODEL, "rope_theta": 100000.0, "max_position_embeddings": 4096},
@@ -171,7 +173,7 @@ def test_migrated_store_is_found_logged_by_a_rerun(tmp_path, monkeypatch, form):
     for arm in graph.arms:
         row = indexed_row(arm)
         assert row is not None, arm.arm.name  # a rerun skips the arm
-        assert row["scores"]["train_tokens"] == 81920.0
+        assert row["scores"]["train_tokens"] == 81920.0  # as the old result run logged it
     assert {r["arm"] for r in read_index()} == set(arms)
 
 

@@ -57,7 +57,7 @@ def _best_long_source(tidy):
 
 def _ppl_vs_downstream(tidy):
     """Figure 1: 100% long data has the lower PPL (before SFT) but the lower HELMET average (after SFT)."""
-    ppl_text, ppl = _compare(tidy, "fig3", "100% long", "60% long", "PPL", "{:.0f}", "pre_sft", lower_is_better=True)
+    ppl_text, ppl = _compare(tidy, "fig3", "100% long", "60% long", "PPL", "{:.2f}", "pre_sft", lower_is_better=True)
     avg_text, avg = _compare(tidy, "fig3", "60% long", "100% long")
     if "not run" in (ppl, avg):
         return "not run (fig3)", "not run"
